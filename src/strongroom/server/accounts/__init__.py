@@ -1,0 +1,1 @@
+"""Users, security groups and their members, and feature access."""

@@ -1,0 +1,1 @@
+"""The App Server: the mobile API over HTTPS."""

@@ -1,0 +1,197 @@
+"""Writing, reading and verifying the hash-chained audit log."""
+
+import datetime
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select, text
+from sqlalchemy.orm import Session
+
+from strongroom.server.audit.models import AuditEvent
+from strongroom.server.core.actor import Actor
+from strongroom.server.core.db import new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+# Any constant distinct from other advisory locks Strongroom takes.
+_CHAIN_LOCK = 7_316_001
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    body = {
+        "seq": event.seq,
+        "id": event.id,
+        "occurred_at": event.occurred_at.isoformat(),
+        "received_at": event.received_at.isoformat(),
+        "event_type": event.event_type,
+        "outcome": event.outcome,
+        "actor_user_id": event.actor_user_id,
+        "actor_name": event.actor_name,
+        "platform": event.platform,
+        "device_id": event.device_id,
+        "source_ip": event.source_ip,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_name": event.target_name,
+        "list_id": event.list_id,
+        "record_id": event.record_id,
+        "details": event.details,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def link_hash(prev_hash: str, event: AuditEvent) -> str:
+    """The hash that chains `event` to the row before it."""
+    return hashlib.sha256(prev_hash.encode() + _canonical(event)).hexdigest()
+
+
+def _lock_chain(session: Session) -> None:
+    # Appends must be serialised or two writers would both link to the same
+    # predecessor. SQLite's write lock already does it; PostgreSQL needs this.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    event_type: str,
+    *,
+    outcome: str = "success",
+    target_type: str | None = None,
+    target_id: str | None = None,
+    target_name: str | None = None,
+    list_id: str | None = None,
+    record_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    occurred_at: datetime.datetime | None = None,
+    event_id: str | None = None,
+) -> AuditEvent | None:
+    """Append one event in the caller's transaction.
+
+    With an `event_id` already stored (a device retrying an upload) nothing is
+    written and None is returned, so each event is stored exactly once.
+    """
+    _lock_chain(session)
+    if event_id is not None and session.scalar(
+        select(AuditEvent.seq).where(AuditEvent.id == event_id)
+    ):
+        return None
+
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    now = utcnow()
+    event = AuditEvent(
+        seq=(last.seq + 1) if last else 1,
+        id=event_id or new_id(),
+        occurred_at=occurred_at or now,
+        received_at=now,
+        event_type=event_type,
+        outcome=outcome,
+        actor_user_id=actor.user_id,
+        actor_name=actor.name,
+        platform=actor.platform,
+        device_id=actor.device_id,
+        source_ip=actor.ip,
+        target_type=target_type,
+        target_id=target_id,
+        target_name=target_name,
+        list_id=list_id,
+        record_id=record_id,
+        details=details or {},
+        prev_hash=last.hash if last else GENESIS,
+    )
+    event.hash = link_hash(event.prev_hash, event)
+    session.add(event)
+    session.flush()
+    log.info(
+        "audit_event event=%s outcome=%s actor=%s target=%s",
+        event_type,
+        outcome,
+        actor.user_id or actor.name,
+        target_id,
+    )
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `verify` found: how many rows, and the first broken link if any."""
+
+    checked: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every link holds."""
+        return self.broken_seq is None
+
+
+def _rows(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
+    after = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.seq > after)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(session: Session) -> ChainReport:
+    """Walk the chain from the first row and report the first broken link."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    for event in _rows(session):
+        if event.seq != expected_seq:
+            return ChainReport(checked, expected_seq, "a row is missing")
+        if event.prev_hash != prev_hash:
+            return ChainReport(checked, event.seq, "it does not link to the row before")
+        if link_hash(prev_hash, event) != event.hash:
+            return ChainReport(checked, event.seq, "its content was altered")
+        prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+    return ChainReport(checked)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Criteria for reading the log; every field narrows it."""
+
+    user_id: str | None = None
+    event_type: str | None = None
+    list_id: str | None = None
+    platform: str | None = None
+    device_id: str | None = None
+    since: datetime.datetime | None = None
+    until: datetime.datetime | None = None
+
+
+def query(filters: AuditFilter) -> Select[AuditEvent]:
+    """A SELECT of matching events, newest first, for the caller to page."""
+    stmt = select(AuditEvent)
+    if filters.user_id:
+        stmt = stmt.where(AuditEvent.actor_user_id == filters.user_id)
+    if filters.event_type:
+        stmt = stmt.where(AuditEvent.event_type == filters.event_type)
+    if filters.list_id:
+        stmt = stmt.where(AuditEvent.list_id == filters.list_id)
+    if filters.platform:
+        stmt = stmt.where(AuditEvent.platform == filters.platform)
+    if filters.device_id:
+        stmt = stmt.where(AuditEvent.device_id == filters.device_id)
+    if filters.since:
+        stmt = stmt.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(AuditEvent.occurred_at < filters.until)
+    return stmt.order_by(AuditEvent.seq.desc())

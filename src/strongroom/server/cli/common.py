@@ -1,0 +1,113 @@
+"""What every admin command shares: the opened instance, secret input, output."""
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from strongroom.server.core.actor import Actor
+from strongroom.server.core.config import Settings, load_settings
+from strongroom.server.core.errors import UsageError
+from strongroom.server.core.instance import Instance, operator
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class CliState:
+    """Options given before the command (`--data-dir`)."""
+
+    data_dir: Path | None = None
+    _instance: Instance | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        """The settings for this run, with the chosen data directory."""
+        return load_settings(data_dir=self.data_dir)
+
+    def instance(self) -> Instance:
+        """The opened installation; refuses a missing key or a schema behind."""
+        if self._instance is None:
+            self._instance = Instance.open(self.settings())
+        return self._instance
+
+    def close(self) -> None:
+        """Release the database."""
+        if self._instance is not None:
+            self._instance.close()
+
+
+STATE = CliState()
+
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+PasswordStdinOption = typer.Option(
+    False, "--password-stdin", help="Read the secret from standard input."
+)
+
+
+@contextmanager
+def operation() -> Iterator[tuple[Instance, Session, Actor]]:
+    """Open the instance and one transaction for a command, as the operator."""
+    instance = STATE.instance()
+    with instance.db.session() as session:
+        yield instance, session, operator()
+
+
+def read_secret(
+    from_stdin: bool, prompt: str, *, confirm: bool = False, allow_empty: bool = False
+) -> str:
+    """Read a secret from stdin or a no-echo prompt; never from the command line."""
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        raise UsageError(
+            f"no terminal to ask for the {prompt.lower()}",
+            hint="pipe it in and pass --password-stdin",
+        )
+    else:
+        value = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    if not value and not allow_empty:
+        raise UsageError(f"the {prompt.lower()} is empty")
+    return value
+
+
+def emit(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    title: str | None = None,
+) -> None:
+    """Print rows as a Rich table, or as a JSON array with `--json`."""
+    if as_json:
+        typer.echo(json.dumps(list(rows), indent=2, default=str))
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column.replace("_", " ").title())
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console.print(table)
+
+
+def done(message: str) -> None:
+    """Print a one-line confirmation."""
+    console.print(message, highlight=False)
+
+
+def yes_no(value: str, option: str) -> bool:
+    """Read `yes` or `no` for an option, as a usage error otherwise."""
+    lowered = value.strip().lower()
+    if lowered in {"yes", "y", "true", "on"}:
+        return True
+    if lowered in {"no", "n", "false", "off"}:
+        return False
+    raise UsageError(f"{option} takes yes or no, not {value!r}")

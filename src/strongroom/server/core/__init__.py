@@ -1,0 +1,1 @@
+"""What every server feature shares: configuration, database, errors, keys."""

@@ -1,0 +1,1 @@
+"""The troubleshooter: why a phone cannot connect or sync."""

@@ -1,0 +1,1 @@
+"""Import and export of password data: pure parsers, no database."""

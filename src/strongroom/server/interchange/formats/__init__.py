@@ -1,0 +1,1 @@
+"""One reader module per import format; each returns an `ImportBundle`."""

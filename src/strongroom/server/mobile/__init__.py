@@ -1,0 +1,1 @@
+"""Mobile credentials, paired devices, pairing and sync."""

@@ -1,0 +1,1 @@
+"""Typed system settings stored in the database."""

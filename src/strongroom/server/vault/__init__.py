@@ -1,0 +1,1 @@
+"""Folders, password lists, records and the permissions on lists."""

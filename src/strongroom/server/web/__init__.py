@@ -1,0 +1,1 @@
+"""The browser UI and the REST API."""
