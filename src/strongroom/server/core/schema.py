@@ -24,16 +24,26 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def head_revisions() -> set[str]:
+    """The newest migrations this version of Strongroom ships."""
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
 def head_revision() -> str:
-    """The newest migration this version of Strongroom ships."""
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    return head or ""
+    """The newest migrations as one printable string."""
+    return ", ".join(sorted(head_revisions()))
+
+
+def current_revisions(db: Database) -> set[str]:
+    """The migrations the database is at (empty for an empty database)."""
+    with db.engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
 def current_revision(db: Database) -> str | None:
-    """The migration the database is at, or None for an empty database."""
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    """The database's migrations as one printable string, None when empty."""
+    heads = current_revisions(db)
+    return ", ".join(sorted(heads)) if heads else None
 
 
 def upgrade(db: Database) -> None:
@@ -41,17 +51,16 @@ def upgrade(db: Database) -> None:
     config = alembic_config(db.url)
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
     log.info("schema_upgraded revision=%s", head_revision())
 
 
 def ensure_current(db: Database) -> None:
     """Raise SchemaBehind unless the database is at this version's head."""
-    current = current_revision(db)
-    head = head_revision()
-    if current != head:
-        state = "empty" if current is None else f"at revision {current}"
+    current = current_revisions(db)
+    if current != head_revisions():
+        state = f"at revision {current_revision(db)}" if current else "empty"
         raise SchemaBehind(
-            f"the database schema is {state}, this version needs {head}",
+            f"the database schema is {state}, this version needs {head_revision()}",
             hint="run `strongroom db upgrade` (back the database up first)",
         )
