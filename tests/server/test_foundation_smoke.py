@@ -17,12 +17,17 @@ def test_records_for_phone_follows_grants_flags_and_feature(
     accounts.add_member(session, actor, group, user)
     plist = vault.create_list(session, actor, "Infra/Servers", create_folders=True)
     vault.create_record(
-        session, actor, instance.cipher, plist,
+        session,
+        actor,
+        instance.cipher,
+        plist,
         vault.RecordInput(title="db1", password="s3cret"),
     )
     assert vault.records_for_phone(session, user) == []
 
-    vault.grant(session, actor, plist, vault.Level.VIEW, group=group, mobile_access=False)
+    vault.grant(
+        session, actor, plist, vault.Level.VIEW, group=group, mobile_access=False
+    )
     accounts.grant_feature(session, actor, "mobile", group=group)
     assert vault.records_for_phone(session, user) == []
 

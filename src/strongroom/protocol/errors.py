@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     WIPE_REQUESTED = "wipe_requested"  # 410: erase the cache now
     CURSOR_INVALID = "cursor_invalid"  # 409: cursor not of this device; full resync
     UNAVAILABLE = "unavailable"  # 503: database down
+    INTERNAL_ERROR = "internal_error"  # 500: a server fault, logged; try again later
 
 
 class ErrorBody(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.orm import Session
 
 from strongroom.server.core.actor import Actor
@@ -40,9 +41,10 @@ class CliState:
         return self._instance
 
     def close(self) -> None:
-        """Release the database."""
+        """Release the database and forget the instance (the next run reopens)."""
         if self._instance is not None:
             self._instance.close()
+            self._instance = None
 
 
 STATE = CliState()
@@ -90,17 +92,20 @@ def emit(
     if as_json:
         typer.echo(json.dumps(list(rows), indent=2, default=str))
         return
-    table = Table(title=title)
+    table = Table(title=Text(title) if title else None)
     for column in columns:
         table.add_column(column.replace("_", " ").title())
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        # Text, not str: a value such as "[bold]" is data, never Rich markup.
+        table.add_row(
+            *(Text("" if row.get(c) is None else str(row.get(c))) for c in columns)
+        )
     console.print(table)
 
 
 def done(message: str) -> None:
-    """Print a one-line confirmation."""
-    console.print(message, highlight=False)
+    """Print a one-line confirmation (names in it are shown as typed, no markup)."""
+    console.print(message, highlight=False, markup=False)
 
 
 def yes_no(value: str, option: str) -> bool:

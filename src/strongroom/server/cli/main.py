@@ -6,7 +6,15 @@ from pathlib import Path
 import typer
 
 from strongroom import __version__
+from strongroom.server.cli import accounts as accounts_cli
+from strongroom.server.cli import admin as admin_cli
+from strongroom.server.cli import api_keys as api_keys_cli
+from strongroom.server.cli import doctor
+from strongroom.server.cli import interchange as interchange_cli
+from strongroom.server.cli import mobile as mobile_cli
 from strongroom.server.cli import setup
+from strongroom.server.cli import vault as vault_cli
+from strongroom.server.cli import web as web_cli
 from strongroom.server.cli.common import STATE, err_console
 from strongroom.server.core import logging_setup
 from strongroom.server.core.errors import StrongroomError
@@ -42,6 +50,26 @@ def version() -> None:
 app.command()(setup.init)
 app.add_typer(setup.db_app, name="db")
 app.add_typer(setup.keys_app, name="keys")
+app.add_typer(accounts_cli.user_app, name="user")
+app.add_typer(accounts_cli.group_app, name="group")
+app.add_typer(accounts_cli.feature_app, name="feature")
+app.add_typer(vault_cli.folder_app, name="folder")
+app.add_typer(vault_cli.list_app, name="list")
+app.add_typer(vault_cli.record_app, name="record")
+app.command("grant")(vault_cli.grant)
+app.command("revoke")(vault_cli.revoke)
+app.add_typer(vault_cli.mobile_access_app, name="mobile-access")
+app.command("permissions")(vault_cli.permissions)
+app.add_typer(admin_cli.settings_app, name="settings")
+app.add_typer(api_keys_cli.api_key_app, name="api-key")
+app.add_typer(admin_cli.audit_app, name="audit")
+app.command("import")(interchange_cli.import_)
+app.command("export")(interchange_cli.export)
+app.add_typer(doctor.doctor_app, name="doctor")
+app.add_typer(mobile_cli.mobile_app, name="mobile")
+app.command("appserver")(mobile_cli.appserver)
+app.command("serve")(mobile_cli.serve)
+app.command("web")(web_cli.web)
 
 
 def run() -> None:

@@ -20,11 +20,14 @@ half of it; `finalize` applies the rules every format shares:
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from strongroom.server.interchange.errors import MalformedFile
+
+logger = logging.getLogger(__name__)
 
 TITLE_MAX = 255
 USERNAME_MAX = 255
@@ -125,11 +128,15 @@ def finalize(bundle: ImportBundle) -> ImportBundle:
 
     Raises `MalformedFile` naming the first row or entry over a limit.
     """
-    _apply_title_fallbacks(bundle)
+    untitled = _apply_title_fallbacks(bundle)
     for imported in bundle.lists:
         _check_list(imported)
         for record in imported.records:
             _check_record(record)
+    logger.debug(
+        "interchange.finalized",
+        extra={"record_count": bundle.record_count(), "untitled_count": untitled},
+    )
     return bundle
 
 
@@ -151,16 +158,13 @@ def fallback_title(record: ImportedRecord, number: int) -> str:
     """Return the title an untitled record gets (see the module docstring)."""
     host = url_host(record.url) or record.host_name.strip()
     user = record.username.strip()
-    if host and user:
-        title = f"{host} ({user})"
-    else:
-        title = host or user
+    title = f"{host} ({user})" if host and user else host or user
     if not title or len(title) > TITLE_MAX or "\x00" in title:
         title = f"Untitled entry {number}"
     return title
 
 
-def _apply_title_fallbacks(bundle: ImportBundle) -> None:
+def _apply_title_fallbacks(bundle: ImportBundle) -> int:
     untitled = 0
     for record in bundle.records():
         if record.title.strip():
@@ -176,6 +180,7 @@ def _apply_title_fallbacks(bundle: ImportBundle) -> None:
         bundle.warnings.append(
             f"{hidden} more records had no title and were named the same way"
         )
+    return untitled
 
 
 def _check_list(imported: ImportedList) -> None:

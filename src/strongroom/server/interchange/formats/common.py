@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import json
+import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from strongroom.server.interchange.bundle import LIST_NAME_MAX
 from strongroom.server.interchange.errors import MalformedFile, UnreadableFile
+
+logger = logging.getLogger(__name__)
 
 # An import is read into memory whole; refusing giant files keeps one upload
 # from exhausting the server. Real vault exports are a few megabytes.
@@ -32,6 +37,7 @@ def read_bytes(path: Path) -> bytes:
                 f"{MAX_IMPORT_BYTES // (1024 * 1024)} MiB",
                 hint="split the export into smaller files",
             )
+        logger.debug("interchange.file_read", extra={"byte_count": size})
         return path.read_bytes()
     except OSError as error:
         raise UnreadableFile(
@@ -98,3 +104,33 @@ def default_list_name(path: Path, fallback: str) -> str:
     if not stem or len(stem) > LIST_NAME_MAX:
         return fallback
     return stem
+
+
+def load_json_object(path: Path) -> dict[str, Any]:
+    """Read a file as one JSON object; raise MalformedFile otherwise."""
+    text = decode_text(read_bytes(path))
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MalformedFile(
+            f"line {error.lineno}, column {error.colno}: the JSON is not valid "
+            f"({error.msg})",
+            hint="export the data again; the file is damaged",
+        ) from None
+    except RecursionError:
+        raise MalformedFile("the JSON is nested too deeply") from None
+    if not isinstance(document, dict):
+        raise MalformedFile(
+            f"the file is JSON but its top level is {json_kind(document)}, "
+            "not an object",
+            hint="choose the file the export wrote, unchanged",
+        )
+    return document
+
+
+def json_kind(value: object) -> str:
+    kinds = {dict: "an object", list: "a list", str: "text", bool: "true or false"}
+    for kind, name in kinds.items():
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else "a number"

@@ -6,7 +6,7 @@ Header names are matched case-insensitively, ignoring spaces, '_', '-' and
 =========== ===========================================================
 field       header names
 =========== ===========================================================
-title       title, name, nickname
+title       title, name, nickname, accountname
 username    username, user, login, loginusername
 password    password, pass, loginpassword
 url         url, uri, website, loginuri
@@ -69,7 +69,7 @@ logger = logging.getLogger(__name__)
 FORMAT = "csv"
 
 ROLE_ALIASES: Mapping[str, frozenset[str]] = {
-    "title": frozenset({"title", "name", "nickname"}),
+    "title": frozenset({"title", "name", "nickname", "accountname"}),
     "username": frozenset({"username", "user", "login", "loginusername"}),
     "password": frozenset({"password", "pass", "loginpassword"}),
     "url": frozenset({"url", "uri", "website", "loginuri"}),
@@ -110,7 +110,7 @@ TEXT_ROLES = (
 )
 
 FIELD_PREFIX = "field:"
-SECRET_PREFIX = "secret:"
+SECRET_PREFIX = "secret:"  # noqa: S105 (a header prefix, not a password)
 
 _IGNORED_IN_HEADER = re.compile(r"[\s_.\-]+")
 _SECRET_HEADER = re.compile(
@@ -145,6 +145,8 @@ class CsvRow:
     number: int
     roles: dict[str, str]
     generic: list[tuple[Column, str]]
+    cell_count: int = 0
+    overflow: bool = False  # non-empty cells beyond the header
 
     @property
     def ref(self) -> str:
@@ -199,7 +201,13 @@ def parse_records(text: str) -> tuple[list[list[str]], list[str]]:
         return records, [note]
     except _CsvProblem:
         pass
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise MalformedFile(
+            f"row {first.row}: the file is not valid CSV ({error})",
+            hint="check the quotes in that row and import again",
+        ) from None
     note = (
         f"row {first.row}: a quote inside a quoted value is not doubled; "
         "the file was read leniently, check that row after the import"
@@ -265,15 +273,12 @@ def _map_column(
 
 
 def split_row(number: int, cells: list[str], columns: list[Column]) -> CsvRow:
-    """Sort a row's cells by column; missing trailing cells count as empty."""
-    extra = [cell for cell in cells[len(columns) :] if cell.strip()]
-    if extra:
-        raise MalformedFile(
-            f"row {number}: {len(cells)} values but the header names "
-            f"{len(columns)} columns",
-            hint="quote values that contain commas, or add the missing headers",
-        )
-    row = CsvRow(number=number, roles={}, generic=[])
+    """Sort a row's cells by column; missing trailing cells count as empty.
+
+    Call `check_width` on the row before using it.
+    """
+    overflow = any(cell.strip() for cell in cells[len(columns) :])
+    row = CsvRow(number, {}, [], cell_count=len(cells), overflow=overflow)
     for column in columns:
         value = cells[column.index] if column.index < len(cells) else ""
         if column.role is not None:
@@ -281,6 +286,15 @@ def split_row(number: int, cells: list[str], columns: list[Column]) -> CsvRow:
         elif value != "":
             row.generic.append((column, value))
     return row
+
+
+def check_width(row: CsvRow, width: int) -> None:
+    """Refuse a row with more non-empty values than the header has columns."""
+    if row.overflow:
+        raise MalformedFile(
+            f"{row.ref}: {row.cell_count} values but the header names {width} columns",
+            hint="quote values that contain commas, or add the missing headers",
+        )
 
 
 def build_record(row: CsvRow, warnings: list[str]) -> ImportedRecord:
@@ -337,6 +351,7 @@ def read_csv(path: Path) -> ImportBundle:
                 f"({row.roles['url'].strip()[:40]}), which is not a website login"
             )
             continue
+        check_width(row, len(columns))
         folder_path, name = placement(row, columns, default_name)
         collector.add(folder_path, name, build_record(row, bundle.warnings))
     bundle.lists = collector.lists()

@@ -45,6 +45,7 @@ from strongroom.server.interchange.errors import (
 )
 from strongroom.server.interchange.formats.common import read_bytes
 from strongroom.server.interchange.formats.keepass_tree import (
+    UNRESOLVED_REFERENCE,
     KeePassEntry,
     KeePassGroup,
     KeePassString,
@@ -289,8 +290,6 @@ def _deref(database: Any, value: str, ref: str, warnings: list[str]) -> str:
         # itself makes pykeepass raise; the text is then kept as written.
         resolved = None
     if not isinstance(resolved, str):
-        warnings.append(
-            f"{ref}: a field reference points to no entry; it was kept as written"
-        )
+        warnings.append(f"{ref}: {UNRESOLVED_REFERENCE}")
         return value
     return resolved

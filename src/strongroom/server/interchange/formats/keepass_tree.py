@@ -24,6 +24,7 @@ An entry's expiry date is kept when "expires" is ticked.
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass, field
 
 from strongroom.server.interchange.bundle import (
@@ -33,10 +34,17 @@ from strongroom.server.interchange.bundle import (
     ListCollector,
 )
 
+logger = logging.getLogger(__name__)
+
 # Where KeePass and KeePassXC keep a TOTP secret, best first.
 OTP_KEYS = ("otp", "TOTP Seed", "TimeOtp-Secret-Base32")
 
 UNTITLED_GROUP = "Untitled group"
+
+UNRESOLVED_REFERENCE = (
+    "a field reference could not be resolved (no such entry, or a loop); "
+    "it was kept as written"
+)
 
 
 @dataclass
@@ -102,8 +110,10 @@ def _walk(
     if recycle_bin_uuid and group.uuid == recycle_bin_uuid:
         # Deleted entries were thrown away on purpose; importing them would
         # bring back credentials someone meant to retire.
-        warnings.append(
-            f"left out the recycle bin {name!r} and its {_count_entries(group)} entries"
+        skipped = _count_entries(group)
+        warnings.append(f"left out the recycle bin {name!r} and its {skipped} entries")
+        logger.info(
+            "interchange.keepass.recycle_bin_skipped", extra={"entry_count": skipped}
         )
         return
     _add_entries(collector, above, name, group.entries)

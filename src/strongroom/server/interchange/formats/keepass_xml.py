@@ -13,7 +13,8 @@ inner stream key, which an XML file does not carry, so such a file is refused;
 value that is secret. Field references ``{REF:<field>@<field>:<text>}`` are
 resolved against the document's entries. Groups become folders and lists as
 `keepass_tree` describes. Document type declarations are refused: KeePass
-never writes one, and entity definitions are how XML bombs work.
+never writes one, and entity definitions are how XML bombs and external
+entity attacks work.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from xml.parsers import expat
 
 from strongroom.server.interchange.bundle import ImportBundle
 from strongroom.server.interchange.errors import MalformedFile, UnsupportedFormat
 from strongroom.server.interchange.formats.common import parse_date, read_bytes
 from strongroom.server.interchange.formats.keepass_tree import (
+    UNRESOLVED_REFERENCE,
     KeePassEntry,
     KeePassGroup,
     KeePassString,
@@ -73,26 +76,34 @@ class _XmlString:
 
 
 def parse_document(data: bytes) -> ElementTree.Element:
-    """Parse XML bytes safely; raise MalformedFile naming the line and column."""
-    parser = ElementTree.XMLParser()
+    """Parse XML bytes safely; raise MalformedFile naming the line and column.
+
+    expat feeds an ElementTree builder directly so that a handler can stop
+    at any document type declaration, the way defusedxml does.
+    """
+    parser = expat.ParserCreate()
+    builder = ElementTree.TreeBuilder()
+    parser.buffer_text = True
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.data
 
     def refuse(*_: object) -> None:
         raise _Refused
 
-    # Stop at the first DOCTYPE: no entity can then be defined or expanded.
-    parser.parser.StartDoctypeDeclHandler = refuse
+    parser.StartDoctypeDeclHandler = refuse
     try:
-        parser.feed(data)
-        return parser.close()
+        parser.Parse(data, True)
+        return builder.close()
     except _Refused:
         raise MalformedFile(
             "the XML file has a document type declaration (DOCTYPE)",
             hint="KeePass exports have none; export the database again",
         ) from None
-    except ElementTree.ParseError as error:
-        line, column = error.position
+    except expat.ExpatError as error:
         raise MalformedFile(
-            f"line {line}, column {column}: the XML is not well-formed",
+            f"line {error.lineno}, column {error.offset + 1}: the XML is not "
+            f"well-formed ({expat.ErrorString(error.code)})",
             hint="export the database again; the file is damaged",
         ) from None
 
@@ -213,7 +224,7 @@ def _refuse_encrypted(strings: dict[str, _XmlString], ref: str) -> None:
     for key, string in strings.items():
         if string.encrypted and string.value:
             raise MalformedFile(
-                f"{ref}: the value of {key!r} is encrypted (Protected=\"True\") "
+                f'{ref}: the value of {key!r} is encrypted (Protected="True") '
                 "and an XML file holds no key to decrypt it",
                 hint="export the database as KeePass XML (unencrypted) again, "
                 "or import the .kdbx file itself",
@@ -276,9 +287,7 @@ def _resolver(
             result = _REFERENCE.sub(replace, result)
             if missing:
                 break
-        warnings.append(
-            f"{ref}: a field reference points to no entry; it was kept as written"
-        )
+        warnings.append(f"{ref}: {UNRESOLVED_REFERENCE}")
         return value
 
     return resolve

@@ -30,6 +30,7 @@ from strongroom.server.interchange.formats.common import (
 from strongroom.server.interchange.formats.csv_generic import (
     CsvRow,
     build_record,
+    check_width,
     map_columns,
     normalize_header,
     read_table,
@@ -66,6 +67,7 @@ def read_passwordstate(path: Path) -> ImportBundle:
     stem = default_list_name(path, "Passwordstate import")
     list_ids = {row.roles.get("list_id", "").strip() for row in rows}
     for row in rows:
+        check_width(row, len(columns))
         folder_path, name = _placement(row, stem, several=len(list_ids) > 1)
         collector.add(folder_path, name, build_record(row, bundle.warnings))
     bundle.lists = collector.lists()

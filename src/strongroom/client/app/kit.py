@@ -1,0 +1,244 @@
+"""Widgets the screens are built from, with stand-ins where a backend lacks one.
+
+Android, iOS, GTK and the dummy backend have every widget used here. Toga's
+Textual backend (used to look at the app in a terminal) has only boxes,
+buttons, labels, switches and text inputs, so this module asks the backend
+what it implements and builds an equivalent from those where it must: a text
+input that masks its characters, a label instead of a progress bar, buttons
+instead of a drop-down. Screens never ask which backend runs.
+"""
+
+import logging
+import weakref
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import toga
+from toga.platform import get_factory
+
+log = logging.getLogger(__name__)
+
+MASK = "••••••••"
+
+Handler = Callable[..., object]
+
+# What a widget is for ("error", "info", "muted"), so the theme can colour it.
+_ROLES: "weakref.WeakKeyDictionary[toga.Widget, str]" = weakref.WeakKeyDictionary()
+
+
+def tag(widget: toga.Widget, role: str) -> toga.Widget:
+    """Give `widget` a role the theme colours ("error", "info", "muted")."""
+    _ROLES[widget] = role
+    return widget
+
+
+def role_of(widget: toga.Widget) -> str:
+    """The role given with `tag`, or ""."""
+    return _ROLES.get(widget, "")
+
+
+@cache
+def backend_has(name: str) -> bool:
+    """Whether the running Toga backend implements the widget or facility `name`."""
+    try:
+        getattr(get_factory(), name)
+    except NotImplementedError:
+        return False
+    return True
+
+
+def backend_name() -> str:
+    """The running backend's name, such as `toga_android` or `toga_dummy`."""
+    return str(toga.platform.get_backend())
+
+
+def column(*children: toga.Widget, gap: int = 6, margin: int = 0) -> toga.Box:
+    """A vertical box."""
+    return toga.Box(children=list(children), direction="column", gap=gap, margin=margin)
+
+
+def row(*children: toga.Widget, gap: int = 6) -> toga.Box:
+    """A horizontal box."""
+    return toga.Box(children=list(children), direction="row", gap=gap)
+
+
+def heading(text: str) -> toga.Label:
+    """A screen or section title."""
+    return toga.Label(text, font_weight="bold", font_size=16)
+
+
+def text(value: str = "", **style: Any) -> toga.Label:
+    """A line (or several) of text."""
+    return toga.Label(value, **style)
+
+
+def button(label: str, on_press: Handler, **style: Any) -> toga.Button:
+    """A button."""
+    return toga.Button(label, on_press=on_press, **style)
+
+
+def text_input(
+    placeholder: str = "", value: str = "", on_confirm: Any = None
+) -> toga.TextInput:
+    """A one-line text input."""
+    return toga.TextInput(
+        placeholder=placeholder, value=value, on_confirm=on_confirm, flex=1
+    )
+
+
+def password_input(placeholder: str = "", on_confirm: Any = None) -> toga.TextInput:
+    """A text input whose characters are never shown.
+
+    Where the backend has no PasswordInput, a plain input is made and its
+    native widget told to mask (Textual's Input can): a master password must
+    never appear on screen, not even in a terminal capture.
+    """
+    if backend_has("PasswordInput"):
+        return toga.PasswordInput(
+            placeholder=placeholder, on_confirm=on_confirm, flex=1
+        )
+    widget = toga.TextInput(placeholder=placeholder, on_confirm=on_confirm, flex=1)
+    native = getattr(widget._impl, "native", None)
+    if native is not None and hasattr(native, "password"):
+        native.password = True
+    else:  # pragma: no cover - every backend we ship on has one or the other
+        log.warning("password_input_unmasked backend=%s", backend_name())
+    return widget
+
+
+def scroll(content: toga.Widget) -> toga.Widget:
+    """`content` in a vertically scrolling container where the backend has one."""
+    if backend_has("ScrollContainer"):
+        return toga.ScrollContainer(content=content, horizontal=False, flex=1)
+    return content
+
+
+def switch(label: str, value: bool, on_change: Handler) -> toga.Switch:
+    """An on/off switch."""
+    return toga.Switch(label, value=value, on_change=on_change)
+
+
+class Busy:
+    """A progress indicator with a sentence saying what is going on.
+
+    A ProgressBar where the backend has one (indeterminate until a fraction
+    is known), otherwise the sentence alone.
+    """
+
+    def __init__(self) -> None:
+        self.label = toga.Label("")
+        self.bar: toga.ProgressBar | None = None
+        children: list[toga.Widget] = [self.label]
+        if backend_has("ProgressBar"):
+            self.bar = toga.ProgressBar(flex=1)
+            self.bar.max = None  # indeterminate until a fraction is known
+            children.insert(0, self.bar)
+        self.widget = column(*children, gap=2)
+        self.widget.style.visibility = "hidden"
+        self.running = False
+
+    def start(self, message: str) -> None:
+        """Show the indicator with `message`."""
+        self.running = True
+        self.label.text = message
+        self.widget.style.visibility = "visible"
+        if self.bar is not None:
+            self.bar.max = None
+            self.bar.start()
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Show how far the work has got (0.0 to 1.0)."""
+        if message is not None:
+            self.label.text = message
+        if self.bar is not None:
+            self.bar.max = 1.0
+            self.bar.value = max(0.0, min(1.0, fraction))
+            self.bar.start()
+        elif message is None:
+            self.label.text = f"{self.label.text.split(' (')[0]} ({fraction:.0%})"
+
+    def stop(self) -> None:
+        """Hide the indicator."""
+        self.running = False
+        if self.bar is not None:
+            self.bar.stop()
+        self.label.text = ""
+        self.widget.style.visibility = "hidden"
+
+
+class Choice:
+    """Pick one of a few values: a Selection, or a row of buttons without one.
+
+    `items` pairs each value with the words shown for it.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[tuple[str, str]],
+        value: str,
+        on_change: Callable[[str], None],
+    ) -> None:
+        self.items = list(items)
+        self.on_change = on_change
+        self._value = value
+        self.selection: toga.Selection | None = None
+        self.buttons: dict[str, toga.Button] = {}
+        if backend_has("Selection"):
+            titles = [title for _, title in self.items]
+            self.selection = toga.Selection(items=titles, flex=1)
+            self.selection.value = self._title(value)
+            self.selection.on_change = self._selection_changed
+            self.widget: toga.Widget = self.selection
+        else:
+            for key, title in self.items:
+                self.buttons[key] = toga.Button(
+                    title, on_press=self._button_pressed(key)
+                )
+            self.widget = row(*self.buttons.values())
+            self._mark()
+
+    @property
+    def value(self) -> str:
+        """The chosen value."""
+        return self._value
+
+    def choose(self, value: str) -> None:
+        """Choose `value` as a person would (fires `on_change` when it changes)."""
+        if self.selection is not None:
+            self.selection.value = self._title(value)
+        else:
+            self._set(value)
+
+    def _title(self, value: str) -> str:
+        return next(title for key, title in self.items if key == value)
+
+    def _selection_changed(self, widget: toga.Selection, **_: object) -> None:
+        title = str(widget.value)
+        key = next((k for k, t in self.items if t == title), None)
+        if key is not None:
+            self._set(key)
+
+    def _button_pressed(self, key: str) -> Handler:
+        def pressed(widget: toga.Button, **_: object) -> None:
+            self._set(key)
+
+        return pressed
+
+    def _set(self, value: str) -> None:
+        if value == self._value:
+            return
+        self._value = value
+        self._mark()
+        self.on_change(value)
+
+    def _mark(self) -> None:
+        for key, title in self.items:
+            if key in self.buttons:
+                mark = "●" if key == self._value else "○"
+                self.buttons[key].text = f"{mark} {title}"
+
+
+def set_visible(widget: toga.Widget, visible: bool) -> None:
+    """Show or hide `widget` (hidden widgets keep no space: `display: none`)."""
+    widget.style.display = "pack" if visible else "none"

@@ -1,0 +1,1 @@
+"""One module per screen; `base.Screen` is what they share."""

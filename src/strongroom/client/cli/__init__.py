@@ -1,0 +1,1 @@
+"""The `strongroom-mobile` command line."""

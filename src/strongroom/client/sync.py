@@ -1,0 +1,231 @@
+"""Applying a sync reply to the cache, all of it in one transaction.
+
+The reply is decoded and every sealed box opened *before* the transaction
+starts, so a reply that turns out to be garbage changes nothing. Then the
+records, lists, cursor, rotated credential, policies and the acknowledgement
+of uploaded audit events are written together: a process killed at any point
+leaves the previous cache, cursor and credential, and the next sync repairs
+it (the App Server accepts the previous credential while its reply is
+unacknowledged).
+"""
+
+import base64
+import binascii
+import datetime
+import logging
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from strongroom.client import audit_queue
+from strongroom.client import state as device_state
+from strongroom.client.cache import CacheStore
+from strongroom.client.errors import ServerGarbage
+from strongroom.client.models import (
+    FieldInfo,
+    ListInfo,
+    RecordSecrets,
+    RecordSummary,
+    SyncSummary,
+)
+from strongroom.client.state import DeviceState
+from strongroom.crypto import sealed_box
+from strongroom.crypto.errors import DecryptionError
+from strongroom.protocol.schemas import (
+    ListPayload,
+    RecordPayload,
+    SealedSecrets,
+    SyncResponse,
+)
+
+log = logging.getLogger(__name__)
+
+# Opening sealed boxes is one X25519 operation each; libsodium releases the
+# GIL, so a first sync of thousands of records uses both cores.
+_PARALLEL_FROM = 256
+_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class DecodedRecord:
+    """A record from a reply, its secrets opened."""
+
+    summary: RecordSummary
+    secrets: RecordSecrets
+
+
+def _summary(payload: RecordPayload, secrets: SealedSecrets) -> RecordSummary:
+    return RecordSummary(
+        id=payload.id,
+        list_id=payload.list_id,
+        version=payload.version,
+        title=payload.title,
+        username=payload.username,
+        url=payload.url,
+        description=payload.description,
+        domain=payload.domain,
+        host_name=payload.host_name,
+        expires_at=payload.expires_at,
+        updated_at=payload.updated_at,
+        fields=tuple(
+            FieldInfo(f.name, "" if f.secret else f.value, f.secret)
+            for f in payload.fields
+        ),
+        has_password=bool(secrets.password),
+        has_notes=bool(secrets.notes),
+        has_otp=bool(secrets.otp_secret),
+    )
+
+
+def decode_record(
+    payload: RecordPayload, box_private_key: bytes, url: str
+) -> DecodedRecord:
+    """Open one record's sealed secrets; ServerGarbage when they do not fit."""
+    try:
+        blob = base64.b64decode(payload.sealed, validate=True)
+        secrets = SealedSecrets.model_validate_json(
+            sealed_box.unseal(box_private_key, blob)
+        )
+    except (binascii.Error, ValueError, DecryptionError, ValidationError) as exc:
+        raise ServerGarbage(url, "a record's secrets cannot be opened") from exc
+    # The sealed part names its record: a box copied onto another record
+    # (by a buggy or hostile intermediary) is refused, not shown.
+    if secrets.record_id != payload.id:
+        raise ServerGarbage(url, "a record's secrets belong to another record")
+    return DecodedRecord(
+        summary=_summary(payload, secrets),
+        secrets=RecordSecrets(
+            password=secrets.password,
+            notes=secrets.notes,
+            otp_secret=secrets.otp_secret,
+            secret_fields=dict(secrets.secret_fields),
+        ),
+    )
+
+
+def decode_upserts(
+    reply: SyncResponse, box_private_key: bytes, url: str
+) -> list[DecodedRecord]:
+    """Open every upserted record of a reply, in parallel when there are many."""
+    if len(reply.upserts) < _PARALLEL_FROM:
+        return [decode_record(p, box_private_key, url) for p in reply.upserts]
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        return list(
+            pool.map(lambda p: decode_record(p, box_private_key, url), reply.upserts)
+        )
+
+
+def write_record(
+    store: CacheStore, conn: sqlite3.Connection, key: bytes, record: DecodedRecord
+) -> None:
+    """Seal and upsert one record inside the caller's transaction."""
+    rid = record.summary.id
+    conn.execute(
+        "INSERT INTO records (id, summary, secrets) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET summary = excluded.summary, "
+        "secrets = excluded.secrets",
+        (
+            rid,
+            store.seal_json(
+                key, record.summary.to_json(), store.aad("records", rid, "summary")
+            ),
+            store.seal_json(
+                key, record.secrets.to_json(), store.aad("records", rid, "secrets")
+            ),
+        ),
+    )
+
+
+def write_lists(
+    store: CacheStore, conn: sqlite3.Connection, key: bytes, lists: list[ListPayload]
+) -> None:
+    """Replace the list table inside the caller's transaction."""
+    conn.execute("DELETE FROM lists")
+    conn.executemany(
+        "INSERT INTO lists (id, blob) VALUES (?, ?)",
+        [
+            (
+                plist.id,
+                store.seal_json(
+                    key,
+                    {
+                        "id": plist.id,
+                        "name": plist.name,
+                        "folder_path": list(plist.folder_path),
+                        "description": plist.description,
+                    },
+                    store.aad("lists", plist.id),
+                ),
+            )
+            for plist in lists
+        ],
+    )
+
+
+def read_lists(store: CacheStore, key: bytes) -> list[ListInfo]:
+    """Every list in the cache, opened."""
+    out = []
+    for list_id, blob in store.list_rows():
+        data = store.open_json(key, blob, store.aad("lists", list_id))
+        out.append(
+            ListInfo(
+                id=str(data["id"]),
+                name=str(data["name"]),
+                folder_path=tuple(str(p) for p in data["folder_path"]),
+                description=str(data.get("description", "")),
+            )
+        )
+    return out
+
+
+def apply_reply(
+    store: CacheStore,
+    key: bytes,
+    current: DeviceState,
+    reply: SyncResponse,
+    decoded: list[DecodedRecord],
+    now: datetime.datetime,
+) -> tuple[DeviceState, SyncSummary]:
+    """Write a decoded reply, the new cursor and credential, in one transaction."""
+    new_state = current.evolve(
+        cursor=reply.cursor,
+        credential=reply.device_credential,
+        policies=reply.policies,
+        last_sync_at=now,
+        last_seen_at=max(now, current.last_seen_at),
+    )
+    with store.transaction() as conn:
+        removed = 0
+        if reply.full:
+            removed = conn.execute("DELETE FROM records").rowcount
+        for start in range(0, len(reply.removed_record_ids), 500):
+            chunk = reply.removed_record_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            removed += conn.execute(
+                f"DELETE FROM records WHERE id IN ({marks})",  # noqa: S608 - marks
+                chunk,
+            ).rowcount
+        for record in decoded:
+            write_record(store, conn, key, record)
+        if reply.lists is not None:
+            write_lists(store, conn, key, reply.lists)
+        uploaded = audit_queue.drop(conn, list(reply.stored_event_ids))
+        device_state.save(store, conn, key, new_state)
+        count = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+    log.info(
+        "sync_applied full=%s upserts=%d removed=%d events=%d",
+        reply.full,
+        len(decoded),
+        removed,
+        uploaded,
+    )
+    return new_state, SyncSummary(
+        full=reply.full,
+        upserted=len(decoded),
+        removed=removed,
+        records=count,
+        events_uploaded=uploaded,
+        server_time=reply.server_time,
+    )

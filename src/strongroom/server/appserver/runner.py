@@ -1,0 +1,176 @@
+"""Serving ASGI apps over TLS with uvicorn: several in one process, or one in a
+background thread (tests, tools).
+
+`serve_apps` runs one uvicorn server per app in a single asyncio loop, which
+is how `strongroom serve` runs the web UI and the App Server side by side. The
+signal handling is ours: uvicorn's own would let only the last server see
+Ctrl-C.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from strongroom.server.core.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+# (app, host, port, certificate file, key file); no certificate means plain HTTP.
+ServedApp = tuple[Any, str, int, Path | None, Path | None]
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to whoever runs it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _check_tls_files(cert: Path | None, key: Path | None) -> None:
+    if (cert is None) != (key is None):
+        raise ConfigurationError(
+            "give both a TLS certificate and its key, or neither",
+            hint="pass --cert FILE --key FILE",
+        )
+    for path in (cert, key):
+        if path is not None and not path.is_file():
+            raise ConfigurationError(
+                f"there is no TLS file at {path}",
+                hint="run `strongroom init`, or pass --cert and --key",
+            )
+
+
+def make_config(
+    app: Any, host: str, port: int, cert: Path | None, key: Path | None
+) -> uvicorn.Config:
+    """A uvicorn configuration serving `app` with Strongroom's choices."""
+    _check_tls_files(cert, key)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(cert) if cert else None,
+        ssl_keyfile=str(key) if key else None,
+        log_config=None,
+        server_header=False,
+        proxy_headers=True,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=10,
+        lifespan="off",
+    )
+
+
+def serve_apps(apps: Sequence[ServedApp]) -> None:
+    """Serve every app until SIGINT or SIGTERM, all in this process."""
+    servers = [_Server(make_config(*served)) for served in apps]
+    for app, host, port, cert, _key in apps:
+        scheme = "https" if cert else "http"
+        log.info(
+            "server_starting app=%s url=%s://%s:%s",
+            getattr(app, "title", "app"),
+            scheme,
+            host,
+            port,
+        )
+    asyncio.run(_serve_all(servers))
+
+
+async def _serve_all(servers: list[_Server]) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            # A second signal while shutting down stops without waiting.
+            if server.should_exit:
+                server.force_exit = True
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        # One server ending (a bind failure, say) ends them all.
+        stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+@dataclass
+class RunningServer:
+    """A server started by `run_in_thread`; `stop()` ends it."""
+
+    host: str
+    port: int
+    tls: bool
+    _server: _Server
+    _thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. `https://127.0.0.1:43121`."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the server to finish and wait for its thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+
+def run_in_thread(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    startup_timeout: float = 15.0,
+) -> RunningServer:
+    """Start `app` in a daemon thread on `host:port` (0 picks a free port).
+
+    The socket is bound here, before the thread starts, so the port is known
+    and already accepting connections when this returns.
+    """
+    config = make_config(app, host, port, tls_cert, tls_key)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    server = _Server(config)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])),
+        name=f"uvicorn-{sock.getsockname()[1]}",
+        daemon=True,
+    )
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise ConfigurationError("the server did not start")
+        time.sleep(0.02)
+    return RunningServer(
+        host=host,
+        port=int(sock.getsockname()[1]),
+        tls=tls_cert is not None,
+        _server=server,
+        _thread=thread,
+    )

@@ -1,0 +1,399 @@
+"""Pairing: a new device proves the QR token and the master password.
+
+The order of the checks is a security decision:
+
+1. protocol version and instance id (nothing secret is involved);
+2. lock-outs of the installation and of the user (before any guess is tried);
+3. the master password, with a dummy Argon2 run for unknown users so that
+   timing does not tell which usernames exist;
+4. only then: disabled account, stale QR code, missing Mobile App feature.
+   These answers are specific, so they are given only to someone who knows
+   the master password.
+
+Every attempt is audited with platform `device`. Wrong passwords count
+against the user and against the app installation; past the system setting
+`failed_unlock_limit` both are locked out for `lockout_minutes`.
+"""
+
+import base64
+import binascii
+import datetime
+import logging
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from strongroom.crypto import sealed_box, tokens
+from strongroom.crypto.errors import CryptoError
+from strongroom.crypto.passwords import burn_verification_time, verify_password
+from strongroom.protocol.schemas import PairRequest, PairResponse
+from strongroom.server.accounts import service as accounts
+from strongroom.server.accounts.models import FEATURE_MOBILE, User
+from strongroom.server.audit import service as audit
+from strongroom.server.core.actor import PLATFORM_DEVICE, Actor
+from strongroom.server.core.db import Database, utcnow
+from strongroom.server.core.errors import NotFound, ValidationError
+from strongroom.server.core.instance import Instance
+from strongroom.server.mobile import devices, service
+from strongroom.server.mobile.credentials import (
+    credential_hash,
+    new_device_credential,
+    pairing_token,
+)
+from strongroom.server.mobile.errors import (
+    BadCredentials,
+    FeatureNotGranted,
+    MobileRefusal,
+    PairingLockedOut,
+    StaleQrCode,
+    UnknownInstance,
+    UserDisabled,
+)
+from strongroom.server.mobile.models import (
+    DEVICE_ACTIVE,
+    Device,
+    MobileCredential,
+    PairingAttempt,
+)
+from strongroom.server.settings import service as settings
+
+log = logging.getLogger(__name__)
+
+BAD_CREDENTIALS_MESSAGE = "the username or master password is wrong"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the first look at the request found (no secret checked yet)."""
+
+    instance_id: str
+    user_id: str | None
+    password_hash: str | None
+    generation: int
+
+
+def pair(instance: Instance, request: PairRequest, *, ip: str | None) -> PairResponse:
+    """Register a device for the user the request proves to be; or refuse.
+
+    A refusal is audited (and counted, for wrong passwords) in a transaction of
+    its own, then raised for the delivery layer.
+    """
+    public_key = decode_public_key(request.box_public_key)
+    try:
+        with instance.db.session() as session:
+            candidate = _screen(session, request)
+    except MobileRefusal as refusal:
+        _record_failure(instance.db, request, refusal, None, ip)
+        raise
+
+    # Argon2 runs outside any transaction: SQLite's write lock must not wait on it.
+    password_ok = _verify(candidate, request.master_password)
+
+    try:
+        with instance.db.session() as session:
+            response = _complete(
+                session, instance, request, candidate, password_ok, public_key, ip
+            )
+    except MobileRefusal as refusal:
+        _record_failure(instance.db, request, refusal, candidate.user_id, ip)
+        raise
+    return response
+
+
+def decode_public_key(text: str) -> bytes:
+    """Decode the device's X25519 public key; ValidationError when it is not one."""
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(
+            "box_public_key", "box_public_key is not base64"
+        ) from None
+    if not sealed_box.is_valid_public_key(key):
+        raise ValidationError(
+            "box_public_key", f"box_public_key is {len(key)} bytes, not 32"
+        )
+    try:
+        # A key sealing fails on (a low-order point) would only fail later, at
+        # every sync; refuse it now while the app can still show why.
+        sealed_box.seal_to(key, b"probe")
+    except (CryptoError, RuntimeError, ValueError, TypeError):
+        # PyNaCl raises its own RuntimeError subclass for low-order points.
+        raise ValidationError(
+            "box_public_key", "box_public_key is not a usable X25519 key"
+        ) from None
+    return key
+
+
+def _screen(session: Session, request: PairRequest) -> Candidate:
+    devices.check_protocol(request.protocol_version)
+    instance_id = settings.instance_id(session)
+    if request.instance_id != instance_id:
+        raise UnknownInstance(
+            "this QR code belongs to another Strongroom server",
+            hint="scan the QR code from this server's Preferences page",
+        )
+
+    now = utcnow()
+    attempt = session.get(PairingAttempt, request.installation_id)
+    if attempt is not None:
+        _refuse_if_locked(attempt.locked_until, now)
+
+    try:
+        user = accounts.find_user(session, request.username)
+    except NotFound:
+        return Candidate(instance_id, None, None, 0)
+    credential = session.get(MobileCredential, user.id)
+    if credential is None:
+        return Candidate(instance_id, user.id, None, 0)
+    _refuse_if_locked(credential.locked_until, now)
+    return Candidate(
+        instance_id, user.id, credential.master_password_hash, credential.generation
+    )
+
+
+def _refuse_if_locked(
+    locked_until: datetime.datetime | None, now: datetime.datetime
+) -> None:
+    if locked_until is None or locked_until <= now:
+        return
+    seconds = math.ceil((locked_until - now).total_seconds())
+    raise PairingLockedOut(
+        f"too many failed attempts; try again in {_minutes(seconds)}",
+        retry_after=seconds,
+    )
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _verify(candidate: Candidate, password: str) -> bool:
+    if candidate.password_hash is None:
+        # Unknown user or no master password: spend the time a real check
+        # takes, so the answer's timing does not tell the two cases apart.
+        burn_verification_time(password)
+        return False
+    return verify_password(candidate.password_hash, password)
+
+
+def _complete(
+    session: Session,
+    instance: Instance,
+    request: PairRequest,
+    candidate: Candidate,
+    password_ok: bool,
+    public_key: bytes,
+    ip: str | None,
+) -> PairResponse:
+    user = session.get(User, candidate.user_id) if candidate.user_id else None
+    credential = session.get(MobileCredential, user.id) if user else None
+    if (
+        user is None
+        or credential is None
+        or not password_ok
+        # The password was verified against the hash read before; if it was
+        # reset meanwhile, that verification proves nothing any more.
+        or credential.master_password_hash != candidate.password_hash
+    ):
+        raise BadCredentials(BAD_CREDENTIALS_MESSAGE, hint="check both and try again")
+
+    if not user.active:
+        raise UserDisabled(
+            "your account is disabled; ask an administrator",
+            hint="an administrator can enable the account",
+        )
+    secret, secret_generation = settings.pairing_secret(session, instance.cipher)
+    expected = pairing_token(
+        secret,
+        instance_id=candidate.instance_id,
+        user_id=user.id,
+        credential_generation=credential.generation,
+        secret_generation=secret_generation,
+    )
+    if not tokens.equal(expected, request.pairing_token):
+        raise StaleQrCode(
+            "this QR code is no longer valid; open Preferences for a new one "
+            "and scan it again",
+            hint="the master password was reset or the pairing secret regenerated",
+        )
+    if not accounts.has_feature(session, user, FEATURE_MOBILE):
+        raise FeatureNotGranted(
+            "the Mobile App is not enabled for your account; ask an administrator",
+            hint="an administrator grants the Mobile App feature",
+        )
+
+    credential_value = new_device_credential()
+    device = _register(session, request, user, credential, public_key, credential_value)
+    credential.failed_attempts = 0
+    credential.locked_until = None
+    session.execute(
+        update(PairingAttempt)
+        .where(PairingAttempt.installation_id == request.installation_id)
+        .values(failed_attempts=0, locked_until=None, last_attempt_at=utcnow())
+    )
+    audit.record(
+        session,
+        devices.device_actor(device, user, ip),
+        "mobile.pair",
+        target_type="device",
+        target_id=device.id,
+        target_name=device.name or device.id,
+        details={
+            "installation_id": request.installation_id,
+            "platform": device.platform,
+        },
+    )
+    log.info("device_paired device_id=%s user_id=%s", device.id, user.id)
+    return PairResponse(
+        device_id=device.id,
+        device_credential=credential_value,
+        instance_id=candidate.instance_id,
+        user_display_name=user.display_name or user.qualified_name,
+        server_time=utcnow(),
+        policies=service.policies_for(session, user),
+    )
+
+
+def _register(
+    session: Session,
+    request: PairRequest,
+    user: User,
+    credential: MobileCredential,
+    public_key: bytes,
+    credential_value: str,
+) -> Device:
+    # An app installation pairs again after a reset: its older device record
+    # must not stay usable beside the new one.
+    for old in session.scalars(
+        select(Device).where(
+            Device.user_id == user.id,
+            Device.installation_id == request.installation_id,
+            Device.status == DEVICE_ACTIVE,
+        )
+    ):
+        service.mark_revoked(session, old, "replaced by a new pairing of this app")
+    device = Device(
+        user_id=user.id,
+        name=request.device_name.strip(),
+        platform=request.device_platform.strip(),
+        box_public_key=public_key,
+        status=DEVICE_ACTIVE,
+        credential_hash=credential_hash(credential_value),
+        credential_generation=credential.generation,
+        installation_id=request.installation_id,
+        paired_at=utcnow(),
+    )
+    session.add(device)
+    session.flush()
+    return device
+
+
+# --- failures ----------------------------------------------------------------
+
+
+def _record_failure(
+    db: Database,
+    request: PairRequest,
+    refusal: MobileRefusal,
+    user_id: str | None,
+    ip: str | None,
+) -> None:
+    """Audit a refused pairing; count wrong passwords toward the lock-outs."""
+    actor = Actor(
+        user_id=user_id,
+        name=request.username[:300],
+        platform=PLATFORM_DEVICE,
+        ip=ip,
+    )
+    details = {
+        "reason": refusal.wire_code.value,
+        "installation_id": request.installation_id,
+        "device_name": request.device_name[:200],
+    }
+    with db.session() as session:
+        if isinstance(refusal, BadCredentials):
+            locked = _count_failure(session, request.installation_id, user_id)
+            if locked:
+                audit.record(
+                    session,
+                    actor,
+                    "mobile.pair_locked_out",
+                    outcome="failure",
+                    target_type="user" if user_id else None,
+                    target_id=user_id,
+                    details={**details, "locked": locked},
+                )
+        audit.record(
+            session,
+            actor,
+            "mobile.pair",
+            outcome="failure",
+            target_type="user" if user_id else None,
+            target_id=user_id,
+            details=details,
+        )
+    log.info(
+        "pairing_refused code=%s user_id=%s installation_id=%s",
+        refusal.wire_code.value,
+        user_id,
+        request.installation_id,
+    )
+
+
+def _count_failure(
+    session: Session, installation_id: str, user_id: str | None
+) -> list[str]:
+    """Count one wrong password; return what got locked out by it."""
+    values = settings.all_values(session)
+    limit = int(values["failed_unlock_limit"])
+    until = utcnow() + datetime.timedelta(minutes=int(values["lockout_minutes"]))
+    locked: list[str] = []
+
+    failures = _bump_installation(session, installation_id)
+    if failures >= limit:
+        # The counter restarts so that after the lock-out another `limit`
+        # attempts are allowed, not one.
+        session.execute(
+            update(PairingAttempt)
+            .where(PairingAttempt.installation_id == installation_id)
+            .values(failed_attempts=0, locked_until=until)
+        )
+        locked.append("installation")
+
+    if user_id is not None:
+        count = session.scalar(
+            update(MobileCredential)
+            .where(MobileCredential.user_id == user_id)
+            .values(failed_attempts=MobileCredential.failed_attempts + 1)
+            .returning(MobileCredential.failed_attempts)
+        )
+        if count is not None and count >= limit:
+            session.execute(
+                update(MobileCredential)
+                .where(MobileCredential.user_id == user_id)
+                .values(failed_attempts=0, locked_until=until)
+            )
+            locked.append("user")
+    return locked
+
+
+def _bump_installation(session: Session, installation_id: str) -> int:
+    """Add one failure to the installation's count atomically; return the count."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    table = PairingAttempt.__table__
+    stmt = module.insert(table).values(
+        installation_id=installation_id, failed_attempts=1, last_attempt_at=utcnow()
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.installation_id],
+        set_={
+            "failed_attempts": table.c.failed_attempts + 1,
+            "last_attempt_at": stmt.excluded.last_attempt_at,
+        },
+    ).returning(table.c.failed_attempts)
+    return int(session.execute(stmt).scalar_one())

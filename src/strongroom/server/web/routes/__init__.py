@@ -1,0 +1,1 @@
+"""The browser UI pages, one module per area."""

@@ -1,0 +1,101 @@
+"""`strongroom settings get|set` and `strongroom audit show|verify`."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from strongroom.server.core.config import Settings
+from strongroom.server.core.db import Database
+from tests.server.cli.conftest import Cli
+
+
+def _sql(settings: Settings, statement: str) -> None:
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        db.dispose()
+
+
+def test_settings_get_all_one_and_set(cli: Cli) -> None:
+    """All settings list with defaults; set parses the value; get shows it."""
+    rows = json.loads(cli("settings", "get", "--json").stdout)
+    keys = {row["key"] for row in rows}
+    assert {"mobile_access_default", "offline_ttl_days", "app_server_url"} <= keys
+    assert "pairing_secret" not in keys and "instance_id" not in keys
+
+    result = cli("settings", "set", "offline_ttl_days", "14")
+    assert result.exit_code == 0, result.stderr
+    one = json.loads(cli("settings", "get", "offline_ttl_days", "--json").stdout)
+    assert (one["key"], one["value"], one["default"]) == ("offline_ttl_days", 14, 7)
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "words"),
+    [
+        (["settings", "set", "pairing_secret", "x"], 2, "kept by Strongroom itself"),
+        (["settings", "get", "instance_id"], 2, "kept by Strongroom itself"),
+        (["settings", "set", "no_such_key", "1"], 1, "no setting called 'no_such_key'"),
+        (["settings", "set", "offline_ttl_days", "5"], 1, "give one of 1, 3, 7, 14"),
+        (["settings", "set", "mobile_access_default", "perhaps"], 1, "yes or no"),
+        (["settings", "set", "app_server_url", "http://x"], 1, "https://"),
+    ],
+)
+def test_settings_refusals(
+    cli: Cli, args: list[str], exit_code: int, words: str
+) -> None:
+    """Internal keys, unknown keys and badly typed values are refused in one line."""
+    result = cli(*args)
+    assert result.exit_code == exit_code
+    assert result.stderr.startswith("error: ") and words in result.stderr
+
+
+def test_audit_show_filters(cli: Cli) -> None:
+    """Events are newest first and filter by type, list and limit."""
+    cli("list", "add", "A")
+    cli("list", "add", "B")
+    cli("settings", "set", "offline_ttl_days", "3")
+
+    newest = json.loads(cli("audit", "show", "--limit", "1", "--json").stdout)
+    assert [e["event_type"] for e in newest] == ["setting.changed"]
+    created = json.loads(
+        cli("audit", "show", "--type", "list.created", "--json").stdout
+    )
+    assert [e["target"] for e in created] == ["B", "A"]
+    on_a = json.loads(cli("audit", "show", "--list", "A", "--json").stdout)
+    assert [e["event_type"] for e in on_a] == ["list.created"]
+    assert all(e["platform"] == "cli" for e in created)
+    future = json.loads(cli("audit", "show", "--since", "2999-01-01", "--json").stdout)
+    assert future == []
+    table = cli("audit", "show")
+    assert table.exit_code == 0 and "list.created" in table.stdout
+
+
+def test_audit_show_rejects_a_bad_time_and_platform(cli: Cli) -> None:
+    """A time that is not ISO, or an unknown platform, is a usage error."""
+    assert cli("audit", "show", "--since", "yesterday").exit_code == 2
+    assert cli("audit", "show", "--platform", "fax").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("UPDATE audit_events SET target_name = 'tampered' WHERE seq = 3", "altered"),
+        ("UPDATE audit_events SET outcome = 'failure' WHERE seq = 3", "altered"),
+        ("DELETE FROM audit_events WHERE seq = 3", "missing"),
+    ],
+)
+def test_audit_verify_names_the_first_broken_link(
+    cli: Cli, settings: Settings, tamper: str, reason: str
+) -> None:
+    """verify passes, then fails naming seq 3 once that row is altered or deleted."""
+    cli("list", "add", "A")
+    ok = cli("audit", "verify")
+    assert ok.exit_code == 0 and "intact" in ok.stdout
+
+    _sql(settings, tamper)
+    broken = cli("audit", "verify")
+    assert broken.exit_code == 1
+    assert "broken at seq 3:" in broken.stderr and reason in broken.stderr

@@ -1,0 +1,285 @@
+"""The issue's "Bad input" section: one line naming the problem and the fix,
+exit 1 (2 for usage), and nothing half-written."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from strongroom.server.core.config import Settings
+from strongroom.server.core.db import Database
+from tests.server.cli.conftest import Cli, cli_env
+from tests.server.support import row_counts
+
+LONG_256 = "x" * 256
+
+
+@pytest.fixture
+def prepared(cli: Cli) -> Cli:
+    """An instance with the list Finance/Bank, one record, user alice, group Ops."""
+    assert cli("list", "add", "Finance/Bank", "--create-folders").exit_code == 0
+    cli(
+        "record",
+        "add",
+        "Finance/Bank",
+        "--title",
+        "r1",
+        "--password-stdin",
+        input="p\n",
+    )
+    cli("user", "add", "alice", "--password-stdin", input="alice-password-1\n")
+    cli("group", "add", "Ops")
+    return cli
+
+
+PW = "a-password\n"
+
+CASES = [
+    # (args, stdin, exit code, words in the message)
+    (["list", "add", "Finance/Bank"], None, 1, "already exists"),
+    (["folder", "add", "Finance"], None, 1, "already exists"),
+    (["group", "add", "Ops"], None, 1, "already exists"),
+    (["user", "add", "alice", "--password-stdin"], "alice-password-2\n", 1, "already"),
+    (
+        ["list", "add", "y" * 201],
+        None,
+        1,
+        "list name is 201 characters; the limit is 200",
+    ),
+    (["list", "add", "Finance/L", "--description", LONG_256], None, 1, "limit is 255"),
+    (["list", "add", "Nowhere/L"], None, 1, "no folder 'Nowhere'"),
+    (
+        ["record", "add", "Finance/Bank", "--title", " ", "--password-stdin"],
+        PW,
+        1,
+        "title must not be empty",
+    ),
+    (
+        ["record", "add", "Finance/Bank", "--title", LONG_256, "--password-stdin"],
+        PW,
+        1,
+        "title is 256 characters; the limit is 255",
+    ),
+    (
+        [
+            "record",
+            "add",
+            "Finance/Bank",
+            "--title",
+            "t",
+            "--username",
+            LONG_256,
+            "--password-stdin",
+        ],
+        PW,
+        1,
+        "username is 256 characters; the limit is 255",
+    ),
+    (
+        [
+            "record",
+            "add",
+            "Finance/Bank",
+            "--title",
+            "t",
+            "--description",
+            LONG_256,
+            "--password-stdin",
+        ],
+        PW,
+        1,
+        "description is 256 characters; the limit is 255",
+    ),
+    (
+        [
+            "record",
+            "add",
+            "Finance/Bank",
+            "--title",
+            "t",
+            "--expires",
+            "31/12/2030",
+            "--password-stdin",
+        ],
+        PW,
+        2,
+        "YYYY-MM-DD",
+    ),
+    (
+        [
+            "record",
+            "add",
+            "Finance/Bank",
+            "--title",
+            "t",
+            "--field",
+            "novalue",
+            "--password-stdin",
+        ],
+        PW,
+        2,
+        "NAME=VALUE",
+    ),
+    (
+        ["record", "add", "Finance/Bank", "--title", "t", "--secrets-json-stdin"],
+        "{not json",
+        2,
+        "not JSON",
+    ),
+    (
+        ["record", "add", "No/Such", "--title", "t", "--password-stdin"],
+        PW,
+        1,
+        "no folder 'No'",
+    ),
+    (
+        ["grant", "Finance/Bank", "--user", "nobody", "--level", "view"],
+        None,
+        1,
+        "no user called 'nobody'",
+    ),
+    (
+        ["grant", "Finance/Bank", "--group", "Nobody", "--level", "view"],
+        None,
+        1,
+        "no group called 'Nobody'",
+    ),
+    (
+        ["grant", "Finance/Bank", "--user", "alice", "--level", "superuser"],
+        None,
+        2,
+        "no level 'superuser'",
+    ),
+    (
+        [
+            "grant",
+            "Finance/Bank",
+            "--user",
+            "alice",
+            "--level",
+            "view",
+            "--mobile-access",
+            "sometimes",
+        ],
+        None,
+        2,
+        "yes or no",
+    ),
+    (["grant", "Finance/Bank", "--level", "view"], None, 2, "exactly one grantee"),
+    (
+        ["grant", "Finance/Nope", "--user", "alice", "--level", "view"],
+        None,
+        1,
+        "no password list 'Finance/Nope'",
+    ),
+    (["revoke", "Finance/Bank", "--group", "Ops"], None, 1, "holds no permission"),
+    (["group", "add-member", "Ops", "nobody"], None, 1, "no user called 'nobody'"),
+    (["user", "disable", "nobody"], None, 1, "no user called 'nobody'"),
+    (
+        ["user", "set-password", "alice", "--password-stdin"],
+        "short\n",
+        1,
+        "at least 12 characters",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "stdin", "exit_code", "words"), CASES)
+def test_bad_input_gets_one_line_and_writes_nothing(
+    prepared: Cli,
+    settings: Settings,
+    args: list[str],
+    stdin: str | None,
+    exit_code: int,
+    words: str,
+) -> None:
+    """Each refusal names the problem (and fix), exits 1 or 2, and changes no row."""
+    before = row_counts(settings.resolved_database_url)
+    result = prepared(*args, input=stdin)
+    assert result.exit_code == exit_code, result.stdout
+    assert words in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: ") and len(lines) <= 2
+    assert all(line.startswith("  fix: ") for line in lines[1:])
+    assert row_counts(settings.resolved_database_url) == before
+
+
+def test_record_edit_over_a_limit_leaves_the_record_as_it_was(
+    prepared: Cli, settings: Settings
+) -> None:
+    """An edit with a 256-character title fails whole: the old title stays."""
+    import json
+
+    record = json.loads(prepared("record", "list", "Finance/Bank", "--json").stdout)[0]
+    before = row_counts(settings.resolved_database_url)
+    result = prepared("record", "edit", record["id"], "--title", LONG_256)
+    assert result.exit_code == 1 and "limit is 255" in result.stderr
+    after = json.loads(prepared("record", "list", "Finance/Bank", "--json").stdout)[0]
+    assert after == record
+    assert row_counts(settings.resolved_database_url) == before
+
+
+def test_data_directory_without_a_key(
+    prepared: Cli, settings: Settings, tmp_path: Path
+) -> None:
+    """A data directory with no instance.key is refused, pointing at init."""
+    settings.key_file.rename(tmp_path / "elsewhere.key")
+    result = prepared("list", "list")
+    assert result.exit_code == 1
+    assert "no instance key at" in result.stderr
+    assert "strongroom init" in result.stderr
+
+
+def test_empty_data_directory(settings: Settings, tmp_path: Path) -> None:
+    """An empty data directory (no init yet) gets the same one-line refusal."""
+    env = cli_env(settings)
+    env["STRONGROOM_DATA_DIR"] = str(tmp_path / "never-initialised")
+    env["STRONGROOM_DATABASE_URL"] = None
+    result = Cli(env)("user", "list")
+    assert result.exit_code == 1 and "no instance key" in result.stderr
+
+
+def _alembic_rows(url: str) -> list[str]:
+    db = Database(url)
+    with db.engine.connect() as conn:
+        rows = [
+            r[0]
+            for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+        ]
+    db.dispose()
+    return rows
+
+
+def _set_alembic_rows(url: str, rows: list[str]) -> None:
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+        for row in rows:
+            conn.execute(
+                sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                {"v": row},
+            )
+    db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("stamp", "words"),
+    [(["0001"], "at revision 0001"), ([], "schema is empty")],
+)
+def test_schema_behind_is_refused_with_the_upgrade_command(
+    prepared: Cli, settings: Settings, stamp: list[str], words: str
+) -> None:
+    """A database stamped back (or unstamped) is refused with `db upgrade` as fix."""
+    url = settings.resolved_database_url
+    original = _alembic_rows(url)
+    _set_alembic_rows(url, stamp)
+    try:
+        before = row_counts(url)
+        result = prepared("list", "add", "Another")
+        assert result.exit_code == 1
+        assert words in result.stderr
+        assert "strongroom db upgrade" in result.stderr
+        assert row_counts(url) == before
+    finally:
+        # The PostgreSQL database is shared by the session: put it back.
+        _set_alembic_rows(url, original)
