@@ -1,10 +1,15 @@
 """Fixtures for the device core: a fake server, a hand-moved clock, in-memory twins."""
 
+import copy
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from strongroom.client import state as device_state
+from strongroom.client.cache import CacheStore
 from strongroom.client.clipboard import MemoryClipboard
 from strongroom.client.config import ClientSettings
 from strongroom.client.device import Device, Vault
@@ -16,9 +21,7 @@ SECRET_NOTES = "vault combination is 31-08-77-secretnote"
 SECRET_OTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-@pytest.fixture
-def fake_server() -> FakeServer:
-    """A fake App Server holding three records in two lists."""
+def _seeded_server() -> FakeServer:
     server = FakeServer()
     server.add(
         "Bank login",
@@ -32,6 +35,15 @@ def fake_server() -> FakeServer:
     server.add("Brokerage", username="alice", password="Broker-99-xyz", url="https://broker.example")
     server.add("Wiki", list_name="Docs", username="alice.w", description="team wiki")
     return server
+
+
+_SEED = _seeded_server()
+
+
+@pytest.fixture
+def fake_server() -> FakeServer:
+    """A fake App Server holding three records in two lists (the same ids each time)."""
+    return copy.deepcopy(_SEED)
 
 
 @pytest.fixture
@@ -76,10 +88,49 @@ def device(
     )
 
 
-@pytest.fixture
-def vault(device: Device) -> Iterator[Vault]:
-    """A paired, synced and unlocked vault."""
+@dataclass
+class PairedTemplate:
+    """A profile paired and synced once per session, copied into each test."""
+
+    profile: Path
+    key: bytes
+    box_public_key: bytes
+    credential: str
+
+
+@pytest.fixture(scope="session")
+def paired_template(tmp_path_factory: pytest.TempPathFactory) -> PairedTemplate:
+    """Pair once (one Argon2id run for the whole session) and keep the files."""
+    home = tmp_path_factory.mktemp("template") / "profile"
+    server = _seeded_server()
+    device = Device(
+        ClientSettings(home=home, clipboard="none"),
+        keystore=MemoryKeystore(),
+        connector_factory=lambda url, pin: server,
+        clock=FakeClock(),
+    )
     opened = device.pair(PAYLOAD, MASTER)
     opened.sync()
+    key = opened.key
+    opened.lock()
+    return PairedTemplate(home, key, server.box_public_key, server.credential)
+
+
+@pytest.fixture
+def vault(
+    device: Device, fake_server: FakeServer, paired_template: PairedTemplate
+) -> Iterator[Vault]:
+    """A paired, synced and unlocked vault (a copy of the session's template)."""
+    shutil.copytree(paired_template.profile, device.profile)
+    fake_server.box_public_key = paired_template.box_public_key
+    fake_server.credential = paired_template.credential
+    store = CacheStore.open(device.settings.cache_file)
+    opened = Vault(
+        device,
+        store,
+        paired_template.key,
+        device_state.load(store, paired_template.key),
+        method="password",
+    )
     yield opened
     opened.lock()

@@ -169,7 +169,7 @@ def test_every_access_is_queued_then_uploaded_once(
     vault.sync()
     kinds = sorted(e.event_type.value for e in fake_server.events.values())  # type: ignore[attr-defined]
     assert kinds.count("device.record_copied") == 1
-    assert {"device.record_viewed", "device.record_revealed", "device.otp_viewed", "device.unlock"} <= set(kinds)
+    assert {"device.record_viewed", "device.record_revealed", "device.otp_viewed"} <= set(kinds)
     assert vault.store.event_count() == 0
 
 

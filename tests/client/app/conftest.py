@@ -20,6 +20,7 @@ os.environ["TOGA_BACKEND"] = "toga_dummy"
 
 import pytest
 import segno
+import sqlalchemy as sa
 import toga
 from toga_dummy.utils import EventLog
 
@@ -31,12 +32,16 @@ from strongroom.crypto.pins import pin_of_pem
 from strongroom.protocol.qr import PairingPayload
 from strongroom.server.accounts import service as accounts
 from strongroom.server.appserver.app import create_appserver_app
+from strongroom.server.audit.models import AuditEvent
 from strongroom.server.appserver.runner import RunningServer, run_in_thread
-from strongroom.server.core.instance import Instance, operator
+from strongroom.server.core.config import Settings
+from strongroom.server.core.instance import InitResult, Instance, initialise, operator
 from strongroom.server.mobile import service as mobile
 from strongroom.server.settings import service as settings_service
 from strongroom.server.vault import service as vault
 from tests.client.fakes import FakeClock
+from tests.conftest import ADMIN_PASSWORD
+from tests.server.support import _CHEAP, use_cheap_hashing
 
 MASTER = "phone-master-Password-7"
 WEB_PASSWORD = "web-password-for-alice-1"
@@ -44,7 +49,7 @@ BANK_PASSWORD = "Zebra-Quartz-Secret-7731"
 BANK_NOTES = "branch code 31-08-77"
 # 160 bits of base32: RFC 6238's example key length.
 OTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-FAILED_UNLOCK_LIMIT = 3
+FAILED_UNLOCK_LIMIT = 2
 
 
 @dataclass
@@ -97,6 +102,27 @@ class PhoneServer:
                 plist,
                 vault.RecordInput(**values),
             )
+
+    def device_events(self, device_id: str) -> list[str]:
+        """The audit log's event types for a device, oldest first."""
+        with self.instance.db.session() as session:
+            return list(
+                session.scalars(
+                    sa.select(AuditEvent.event_type)
+                    .where(AuditEvent.device_id == device_id)
+                    .order_by(AuditEvent.seq)
+                )
+            )
+
+    def restart(self) -> None:
+        """Start the App Server again on the same port (after `stop`)."""
+        settings = self.instance.settings
+        self.server = run_in_thread(
+            create_appserver_app(self.instance),
+            port=self.server.port,
+            tls_cert=settings.cert_file,
+            tls_key=settings.cert_key_file,
+        )
 
     def impostor(self) -> None:
         """Replace the App Server on the same port by one with another key."""
@@ -192,6 +218,18 @@ def _seed(instance: Instance) -> str:
 
 
 @pytest.fixture
+def initialised(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> InitResult:
+    """The shared `initialised`, with cheap server-side password hashes.
+
+    The device's own Argon2id stays at full cost: the app's tests are about
+    running it off the UI thread, not about how hard the server's hashes are.
+    """
+    use_cheap_hashing(monkeypatch)
+    monkeypatch.setattr("strongroom.server.mobile.service.hash_password", _CHEAP.hash)
+    return initialise(settings, admin_name="admin", admin_password=ADMIN_PASSWORD)
+
+
+@pytest.fixture
 def phone_server(instance: Instance, tmp_path: Path) -> Iterator[PhoneServer]:
     """The real App Server over TLS on 127.0.0.1, with alice's data."""
     user_id = _seed(instance)
@@ -208,7 +246,7 @@ def phone_server(instance: Instance, tmp_path: Path) -> Iterator[PhoneServer]:
         )
     running = PhoneServer(instance, server, user_id, tmp_path)
     yield running
-    server.stop()
+    running.server.stop()
     for other in running.others:
         other.stop()
 

@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 
 from strongroom.server.cli.common import STATE
 from strongroom.server.cli.main import app
+from strongroom.server.core import schema
 from strongroom.server.core.config import Settings
 from strongroom.server.core.errors import StrongroomError
-from strongroom.server.core import schema
 from strongroom.server.core.instance import InitResult
 from tests.server.support import use_cheap_hashing
 

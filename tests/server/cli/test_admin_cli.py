@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 import sqlalchemy as sa
 
 from strongroom.server.core.config import Settings
@@ -32,24 +31,22 @@ def test_settings_get_all_one_and_set(cli: Cli) -> None:
     assert (one["key"], one["value"], one["default"]) == ("offline_ttl_days", 14, 7)
 
 
-@pytest.mark.parametrize(
-    ("args", "exit_code", "words"),
-    [
-        (["settings", "set", "pairing_secret", "x"], 2, "kept by Strongroom itself"),
-        (["settings", "get", "instance_id"], 2, "kept by Strongroom itself"),
-        (["settings", "set", "no_such_key", "1"], 1, "no setting called 'no_such_key'"),
-        (["settings", "set", "offline_ttl_days", "5"], 1, "give one of 1, 3, 7, 14"),
-        (["settings", "set", "mobile_access_default", "perhaps"], 1, "yes or no"),
-        (["settings", "set", "app_server_url", "http://x"], 1, "https://"),
-    ],
-)
-def test_settings_refusals(
-    cli: Cli, args: list[str], exit_code: int, words: str
-) -> None:
+SETTING_REFUSALS = [
+    (["settings", "set", "pairing_secret", "x"], 2, "kept by Strongroom itself"),
+    (["settings", "get", "instance_id"], 2, "kept by Strongroom itself"),
+    (["settings", "set", "no_such_key", "1"], 1, "no setting called 'no_such_key'"),
+    (["settings", "set", "offline_ttl_days", "5"], 1, "give one of 1, 3, 7, 14"),
+    (["settings", "set", "mobile_access_default", "perhaps"], 1, "yes or no"),
+    (["settings", "set", "app_server_url", "http://x"], 1, "https://"),
+]
+
+
+def test_settings_refusals(cli: Cli) -> None:
     """Internal keys, unknown keys and badly typed values are refused in one line."""
-    result = cli(*args)
-    assert result.exit_code == exit_code
-    assert result.stderr.startswith("error: ") and words in result.stderr
+    for args, exit_code, words in SETTING_REFUSALS:
+        result = cli(*args)
+        assert result.exit_code == exit_code, args
+        assert result.stderr.startswith("error: ") and words in result.stderr, args
 
 
 def test_audit_show_filters(cli: Cli) -> None:
@@ -79,23 +76,24 @@ def test_audit_show_rejects_a_bad_time_and_platform(cli: Cli) -> None:
     assert cli("audit", "show", "--platform", "fax").exit_code == 2
 
 
-@pytest.mark.parametrize(
-    ("tamper", "reason"),
-    [
-        ("UPDATE audit_events SET target_name = 'tampered' WHERE seq = 3", "altered"),
-        ("UPDATE audit_events SET outcome = 'failure' WHERE seq = 3", "altered"),
-        ("DELETE FROM audit_events WHERE seq = 3", "missing"),
-    ],
-)
-def test_audit_verify_names_the_first_broken_link(
-    cli: Cli, settings: Settings, tamper: str, reason: str
-) -> None:
-    """verify passes, then fails naming seq 3 once that row is altered or deleted."""
+def test_audit_verify_names_the_first_broken_link(cli: Cli, settings: Settings) -> None:
+    """verify passes; fails naming seq 3 once its content is altered; passes
+    again once it is put back; and names seq 4 once that row is deleted."""
     cli("list", "add", "A")
     ok = cli("audit", "verify")
     assert ok.exit_code == 0 and "intact" in ok.stdout
 
-    _sql(settings, tamper)
-    broken = cli("audit", "verify")
-    assert broken.exit_code == 1
-    assert "broken at seq 3:" in broken.stderr and reason in broken.stderr
+    _sql(settings, "UPDATE audit_events SET outcome = 'failure' WHERE seq = 3")
+    altered = cli("audit", "verify")
+    assert altered.exit_code == 1
+    assert "broken at seq 3: its content was altered" in altered.stderr
+
+    _sql(settings, "UPDATE audit_events SET outcome = 'success' WHERE seq = 3")
+    assert cli("audit", "verify").exit_code == 0
+
+    _sql(settings, "UPDATE audit_events SET target_name = 'x' WHERE seq = 5")
+    assert "broken at seq 5" in cli("audit", "verify").stderr
+    _sql(settings, "DELETE FROM audit_events WHERE seq = 4")
+    deleted = cli("audit", "verify")
+    assert deleted.exit_code == 1
+    assert "broken at seq 4: a row is missing" in deleted.stderr

@@ -249,52 +249,51 @@ def test_grant_takes_the_default_flag_from_the_setting(with_list: Cli) -> None:
     assert grid[0]["mobile_access"] is False
 
 
-@pytest.mark.parametrize(
-    ("args", "expected_changed", "expected_flags"),
-    [
-        (["--all", "no"], 3, {"A": False, "B": False, "C": False}),
-        (["A", "C", "no"], 2, {"A": False, "B": True, "C": False}),
-        (["B", "yes"], 0, {"A": True, "B": True, "C": True}),
-    ],
-)
-def test_mobile_access_set_in_bulk(
-    cli: Cli,
-    instance: Instance,
-    args: list[str],
-    expected_changed: int,
-    expected_flags: dict[str, bool],
-) -> None:
-    """`mobile-access set LIST... yes|no` and `--all yes|no` report the count."""
+BULK_CASES = [
+    # (arguments, permissions changed, flags afterwards), applied in order
+    (["--all", "no"], 3, {"A": False, "B": False, "C": False}),
+    (["A", "C", "yes"], 2, {"A": True, "B": False, "C": True}),
+    (["A", "no"], 1, {"A": False, "B": False, "C": True}),
+    (["B", "C", "no"], 1, {"A": False, "B": False, "C": False}),
+    (["--all", "no"], 0, {"A": False, "B": False, "C": False}),
+    (["--all", "yes"], 3, {"A": True, "B": True, "C": True}),
+]
+
+
+def test_mobile_access_set_in_bulk(cli: Cli, instance: Instance) -> None:
+    """`mobile-access set LIST... yes|no` and `--all yes|no` report the count
+    changed and set exactly the lists named."""
     cli("group", "add", "Ops")
     for name in "ABC":
         cli("list", "add", name)
         cli("grant", name, "--group", "Ops", "--level", "view")
-    result = cli("mobile-access", "set", *args)
-    assert result.exit_code == 0, result.stderr
-    assert f"{expected_changed} permission(s) changed" in result.stdout
-    with instance.db.session() as session:
-        flags = {
-            name: vault.grants_on(session, vault.find_list(session, name))[
-                0
-            ].mobile_access
-            for name in "ABC"
-        }
-    assert flags == expected_flags
+    for args, changed, flags in BULK_CASES:
+        result = cli("mobile-access", "set", *args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert f"{changed} permission(s) changed" in result.stdout, args
+        with instance.db.session() as session:
+            found = {
+                name: vault.grants_on(session, vault.find_list(session, name))[
+                    0
+                ].mobile_access
+                for name in "ABC"
+            }
+        assert found == flags, args
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["mobile-access", "set"],
-        ["mobile-access", "set", "A"],
-        ["mobile-access", "set", "--all"],
-        ["mobile-access", "set", "--all", "A", "yes"],
-        ["mobile-access", "set", "A", "maybe"],
-    ],
-)
-def test_mobile_access_set_usage_errors(cli: Cli, args: list[str]) -> None:
+USAGE_CASES = [
+    ["mobile-access", "set"],
+    ["mobile-access", "set", "A"],
+    ["mobile-access", "set", "--all"],
+    ["mobile-access", "set", "--all", "A", "yes"],
+    ["mobile-access", "set", "A", "maybe"],
+]
+
+
+def test_mobile_access_set_usage_errors(cli: Cli) -> None:
     """Missing value, lists with --all, or a value other than yes/no exit 2."""
     cli("list", "add", "A")
-    result = cli(*args)
-    assert result.exit_code == 2, result.stdout
-    assert result.stderr.startswith("error: ")
+    for args in USAGE_CASES:
+        result = cli(*args)
+        assert result.exit_code == 2, args
+        assert result.stderr.startswith("error: "), args

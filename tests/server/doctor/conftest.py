@@ -7,26 +7,34 @@ nothing listens; `appserver` runs the real App Server app under uvicorn.
 Every listener binds 127.0.0.1 and stops when its test ends.
 """
 
+import base64
+import contextlib
 import datetime
 import json
 import socket
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from strongroom.crypto import passwords
+from strongroom.crypto import passwords, sealed_box
 from strongroom.crypto.certificates import CertificatePair, make_self_signed
+from strongroom.protocol import PROTOCOL_VERSION
+from strongroom.protocol.qr import PairingPayload
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import User
+from strongroom.server.appserver.app import create_appserver_app
+from strongroom.server.appserver.runner import RunningServer, run_in_thread
 from strongroom.server.core.db import utcnow
 from strongroom.server.core.instance import Instance, operator
 from strongroom.server.core.keys import FieldCipher
@@ -72,7 +80,7 @@ class Served:
 
 def _handler(status: int, body: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
     class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status if self.path == "/health" else 404)
             self.send_header("Content-Type", "application/json")
@@ -80,7 +88,7 @@ def _handler(status: int, body: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Health
@@ -95,7 +103,9 @@ def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     seconds per test for nothing the troubleshooter looks at.
     """
     monkeypatch.setattr(
-        passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        passwords,
+        "_HASHER",
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
     )
 
 
@@ -123,24 +133,38 @@ def tls_server(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         httpd.server_close()
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
+@contextlib.contextmanager
+def silent_listener() -> Iterator[int]:
     """A port that accepts TCP connections (kernel backlog) and never answers."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
-    yield sock.getsockname()[1]
-    sock.close()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
 
 
-@pytest.fixture
-def closed_port() -> int:
+def free_port() -> int:
     """A port on 127.0.0.1 where nothing listens (bound, then released)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
     sock.close()
     return port
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP connections and never answers TLS."""
+    with silent_listener() as port:
+        yield port
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port where nothing listens."""
+    return free_port()
 
 
 def expired_pair(host: str = "127.0.0.1") -> CertificatePair:
@@ -182,7 +206,9 @@ def make_phone_user(
     accounts.add_member(session, actor, group, user)
     if feature:
         accounts.grant_feature(session, actor, "mobile", group=group)
-    plist = vault.create_list(session, actor, f"Ops/{name}-servers", create_folders=True)
+    plist = vault.create_list(
+        session, actor, f"Ops/{name}-servers", create_folders=True
+    )
     for number in range(records):
         vault.create_record(
             session,
@@ -220,3 +246,88 @@ def wait_for_port(port: int, deadline: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {deadline} s")
+
+
+# --- the real App Server and a phone that talks to it -----------------------------
+
+
+@pytest.fixture
+def appserver(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    """Run the real App Server app for an instance over TLS; all stop at teardown."""
+    running: list[RunningServer] = []
+
+    def start(served: Instance, pair: CertificatePair) -> RunningServer:
+        cert, key = write_pair(tmp_path, pair, f"appserver{len(running)}")
+        server = run_in_thread(
+            create_appserver_app(served), host="127.0.0.1", tls_cert=cert, tls_key=key
+        )
+        running.append(server)
+        return server
+
+    yield start
+    for server in running:
+        server.stop()
+
+
+@dataclass
+class HttpPhone:
+    """Just enough of a phone to pair and sync over HTTPS, as the app does."""
+
+    base_url: str
+    cert_pem: bytes
+    installation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    device_id: str | None = None
+    credential: str | None = None
+    cursor: str | None = None
+    credentials_used: list[str] = field(default_factory=list)
+
+    def _client(self) -> httpx.Client:
+        # The test trusts exactly the App Server's certificate, as the pin does.
+        context = ssl.create_default_context(cadata=self.cert_pem.decode())
+        context.check_hostname = False
+        return httpx.Client(base_url=self.base_url, verify=context, timeout=10)
+
+    def pair(self, qr: PairingPayload, password: str = MASTER_PASSWORD) -> None:
+        """Pair with the QR code's token and the master password."""
+        _private, public = sealed_box.generate_keypair()
+        body = {
+            "protocol_version": PROTOCOL_VERSION,
+            "instance_id": qr.instance_id,
+            "username": qr.username,
+            "pairing_token": qr.token,
+            "master_password": password,
+            "installation_id": self.installation_id,
+            "device_name": "Alice's phone",
+            "device_platform": "test",
+            "box_public_key": base64.b64encode(public).decode(),
+        }
+        with self._client() as client:
+            answer = client.post("/v1/pair", json=body)
+        answer.raise_for_status()
+        self.device_id = answer.json()["device_id"]
+        self.credential = answer.json()["device_credential"]
+
+    def sync(self, credential: str | None = None) -> httpx.Response:
+        """One sync; with the server's answer applied when it succeeded."""
+        used = credential or self.credential
+        body = {
+            "protocol_version": PROTOCOL_VERSION,
+            "device_id": self.device_id,
+            "device_credential": used,
+            "cursor": self.cursor,
+            "events": [],
+        }
+        with self._client() as client:
+            answer = client.post("/v1/sync", json=body)
+        if answer.status_code == 200:
+            self.credentials_used.append(str(used))
+            self.cursor = answer.json()["cursor"]
+            self.credential = answer.json()["device_credential"]
+        return answer
+
+
+def show_qr(instance: Instance, user_name: str) -> PairingPayload:
+    """The QR code an admin would show the user now."""
+    with instance.db.session() as session:
+        user = accounts.find_user(session, user_name)
+        return mobile.pairing_payload(session, operator(), instance.cipher, user)

@@ -219,7 +219,9 @@ def test_qr_older_than_secret_regeneration(
     """A QR shown before the pairing secret was regenerated is reported dead."""
     user = phone_user()
     with instance.db.session() as session:
-        mobile.pairing_payload(session, operator(), instance.cipher, session.merge(user))
+        mobile.pairing_payload(
+            session, operator(), instance.cipher, session.merge(user)
+        )
     before = diagnose_mobile(instance, "alice", timeout=FAST).get("qr_current")
     assert before.status is Status.PASS
 
@@ -234,7 +236,9 @@ def test_qr_older_than_secret_regeneration(
 
     # Showing a fresh code makes it current again.
     with instance.db.session() as session:
-        mobile.pairing_payload(session, operator(), instance.cipher, session.merge(user))
+        mobile.pairing_payload(
+            session, operator(), instance.cipher, session.merge(user)
+        )
     after = diagnose_mobile(instance, "alice", timeout=FAST).get("qr_current")
     assert after.status is Status.PASS
 
@@ -447,7 +451,7 @@ def test_health_answer_without_database(
     app_server_like: Callable[..., Served],
 ) -> None:
     """A 503 health answer fails with its status and body as evidence."""
-    body = {"status": "unavailable", "database": "unavailable", "reason": "db down"}
+    body = {"status": "degraded", "instance_id": None, "database": "db down"}
     app_server_like(instance_pair(instance), status=503, body=body)
     phone_user()
     report = diagnose_mobile(instance, "alice", timeout=FAST)
@@ -456,7 +460,7 @@ def test_health_answer_without_database(
     assert health.evidence["http_status"] == 503
     assert health.evidence["body"] == body
     assert "db down" in (health.fix or "")
-    assert report.get("same_instance").status is Status.WARN
+    assert report.get("same_instance").status is Status.SKIPPED
 
 
 def test_localhost_name_resolves(
@@ -472,4 +476,6 @@ def test_localhost_name_resolves(
     assert report.get("dns").evidence["addresses"] == ["127.0.0.1"]
     assert report.get("tcp_port").evidence["addresses"][0]["open"] is True
     assert report.get("certificate_name").evidence["host"] == host
-    assert report.get("health").evidence["url"] == f"https://{host}:{served.port}/health"
+    assert (
+        report.get("health").evidence["url"] == f"https://{host}:{served.port}/health"
+    )

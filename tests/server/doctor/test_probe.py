@@ -35,9 +35,13 @@ def openssl_pin(cert_file: Path) -> str:
         check=True,
         capture_output=True,
     ).stdout
-    return subprocess.run(
-        ["openssl", "base64"], input=digest, check=True, capture_output=True
-    ).stdout.decode().strip()
+    return (
+        subprocess.run(
+            ["openssl", "base64"], input=digest, check=True, capture_output=True
+        )
+        .stdout.decode()
+        .strip()
+    )
 
 
 def test_query_pin_matches_openssl(
@@ -137,7 +141,9 @@ def test_expired_certificate(tls_server: Callable[..., Served]) -> None:
     assert "expired on" in caught.value.message
 
 
-def test_health_get_goes_to_the_named_address(tls_server: Callable[..., Served]) -> None:
+def test_health_get_goes_to_the_named_address(
+    tls_server: Callable[..., Served],
+) -> None:
     """`get` asks the given address and returns status and body."""
     served = tls_server(make_self_signed(["localhost"]), status=503, body={"a": 1})
     answer = NetworkProbe().get(

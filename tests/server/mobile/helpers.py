@@ -32,7 +32,7 @@ from strongroom.server.vault import service as vault
 
 WEB_PASSWORD = "alice-web-password-1"
 MASTER_PASSWORD = "alice-mobile-pass-9"
-DB1_PASSWORD = "db1-root-S3cret!"  # noqa: S105 - test data
+DB1_PASSWORD = "db1-root-S3cret!"
 
 
 def fast_argon2(monkeypatch: Any) -> None:

@@ -166,11 +166,7 @@ def test_pairing_refusal_has_its_code_and_is_audited(
 ) -> None:
     """Each refusal raises its own wire code, registers no device and is audited."""
     prepare(world)
-    device = Phone.new()
-    body = device.pair_body(world.qr, **overrides)
-    request = device.pair_request(
-        world.qr, **{k: v for k, v in body.items() if k in overrides}
-    )
+    request = Phone.new().pair_request(world.qr, **overrides)
 
     with pytest.raises(error) as caught:
         pairing.pair(world.instance, request, ip="10.0.0.9")

@@ -151,5 +151,7 @@ def user_named(instance: Instance, name: str) -> User:
 
 def field_error(html: str, field: str) -> str:
     """The message shown next to form field `field` ('' when none)."""
-    found = re.search(rf'<small id="e-{re.escape(field)}" class="field-error">([^<]*)<', html)
+    found = re.search(
+        rf'<small id="e-{re.escape(field)}" class="field-error">([^<]*)<', html
+    )
     return found.group(1) if found else ""

@@ -41,7 +41,12 @@ from strongroom.client.app.worker import CoreWorker, TaskSet
 from strongroom.client.clipboard import Clipboard
 from strongroom.client.config import ClientSettings, load_client_settings
 from strongroom.client.device import Clock, Device, Vault, utcnow
-from strongroom.client.errors import ClientError, ServerError
+from strongroom.client.errors import (
+    ClientError,
+    ServerError,
+    ServerTimeout,
+    ServerUnreachable,
+)
 from strongroom.client.keystore import Keystore
 from strongroom.client.models import DeviceStatus
 from strongroom.client.transport import ConnectorFactory
@@ -244,14 +249,16 @@ class StrongroomApp(toga.App):
         *,
         name: str,
     ) -> None:
-        """Run `work` with `screen` showing `message` and a progress indicator."""
-        self.spawn(self._busy(screen, message, work), name=name)
+        """Run `work` with `screen` showing `message` and a progress indicator.
 
-    async def _busy(
-        self, screen: Screen, message: str, work: Coroutine[Any, Any, object]
-    ) -> None:
+        The indicator shows before this returns, so a tap gets an answer at
+        once; the work itself starts when the event loop next turns.
+        """
         screen.show_notice(None)  # a new try: the last notice no longer applies
         screen.set_busy(message)
+        self.spawn(self._busy(screen, work), name=name)
+
+    async def _busy(self, screen: Screen, work: Coroutine[Any, Any, object]) -> None:
         try:
             await work
         except Exception as exc:  # every failure becomes a notice
@@ -262,6 +269,19 @@ class StrongroomApp(toga.App):
     def show_error(self, screen: Screen, exc: BaseException) -> None:
         """Turn `exc` into a notice, on `screen` or where the person must go next."""
         notice = notice_for(exc)
+        if (
+            isinstance(screen, ListsScreen)
+            and screen.snapshot.expired is not None
+            and isinstance(exc, ServerUnreachable | ServerTimeout)
+        ):
+            # "Your offline copy still works" would be wrong here: keep saying
+            # it expired, and why the sync did not fix it.
+            expired = notice_for(screen.snapshot.expired)
+            notice = Notice(
+                expired.title,
+                f"{expired.detail} {notice.title} just now.",
+                expired.next_step,
+            )
         log.info("app_notice error=%s after=%s", type(exc).__name__, notice.after.value)
         if notice.after is After.PAIR:
             self.spawn(self._forget_vault(), name="forget")

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from strongroom.protocol.schemas import DeviceEventType
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import (
     FEATURE_MOBILE,
@@ -314,10 +315,19 @@ def qr_current(session: Session, credential: MobileCredential, user: User) -> Ch
 # --- devices ----------------------------------------------------------------------
 
 
+# Events the phone itself recorded offline (a mistyped master password, say)
+# are not failures of its contact with the server.
+_PHONE_RECORDED = [event_type.value for event_type in DeviceEventType]
+
+
 def _last_failed_event(session: Session, device_id: str) -> AuditEvent | None:
     return session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.device_id == device_id, AuditEvent.outcome != "success")
+        .where(
+            AuditEvent.device_id == device_id,
+            AuditEvent.outcome != "success",
+            AuditEvent.event_type.not_in(_PHONE_RECORDED),
+        )
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     ).first()

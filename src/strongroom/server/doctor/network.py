@@ -87,7 +87,8 @@ class _Path:
     reachable: list[str] = field(default_factory=list)
     tls: dict[str, TlsAnswer] = field(default_factory=dict)
     certs: dict[str, CertificateInfo] = field(default_factory=dict)
-    health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per address: the HTTP status and JSON body of GET /health.
+    health: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _combine(check_id: str, title: str, seen: list[_Seen]) -> Check:
@@ -335,7 +336,7 @@ def check_health(probe: Probe, path: _Path, timeout: float) -> Check:
             continue
         body = _body(answer)
         if isinstance(body, dict):
-            path.health[address] = body
+            path.health[address] = (answer.status, body)
         seen.append(_health_verdict(address, url, answer, body))
     return _combine("health", TITLES["health"], seen)
 
@@ -378,11 +379,11 @@ def _health_verdict(address: str, url: str, answer: HttpAnswer, body: Any) -> _S
 
 def _reason(body: Any) -> str:
     if isinstance(body, dict):
-        for key in ("reason", "detail", "message", "error"):
+        for key in ("database", "reason", "detail", "message", "error"):
             value = body.get(key)
             if isinstance(value, dict):
                 value = value.get("message") or value.get("code")
-            if value:
+            if value and value != "ok":
                 return str(value)
         return "the database does not answer"
     return str(body)[:200] or "no reason given"
@@ -391,12 +392,16 @@ def _reason(body: Any) -> str:
 def check_same_instance(path: _Path, our_instance_id: str) -> Check:
     """The App Server's instance id (from /health) is ours."""
     seen = []
-    for address, body in path.health.items():
+    for address, (http_status, body) in path.health.items():
         theirs = body.get("instance_id")
         evidence = {
             "our_instance_id": our_instance_id,
             "app_server_instance_id": theirs,
         }
+        if theirs is None and http_status != 200:
+            # An App Server that never reached its database cannot know its
+            # instance; the health check above already failed for that.
+            continue
         if theirs is None:
             fix = "The App Server's health answer names no instance; check its version."
             seen.append(_Seen(address, Status.WARN, evidence, fix))
@@ -410,7 +415,10 @@ def check_same_instance(path: _Path, our_instance_id: str) -> Check:
         else:
             seen.append(_Seen(address, Status.PASS, evidence))
     if not seen:
-        return _skipped("same_instance", "the health check gave no instance id")
+        return _skipped(
+            "same_instance",
+            "the App Server could not say which instance it serves (see health)",
+        )
     check = _combine("same_instance", TITLES["same_instance"], seen)
     if check.status is Status.FAIL:
         check.title = "App Server belongs to another instance"

@@ -403,8 +403,11 @@ def check_clock(db: Database, timeout: float) -> Check:
             {"error": _error_text(exc)},
             fix="Check the database answers.",
         )
-    theirs = _as_utc(value)
-    ours = before + (after - before) / 2
+    return clock_verdict(_as_utc(value), before + (after - before) / 2)
+
+
+def clock_verdict(theirs: datetime.datetime, ours: datetime.datetime) -> Check:
+    """Judge the skew between the database's clock and ours."""
     skew = round((theirs - ours).total_seconds(), 1)
     # SQLite's CURRENT_TIMESTAMP has whole seconds: a second of skew is noise.
     evidence = {

@@ -31,6 +31,17 @@ from strongroom.server.web.templating import ADMIN_LINKS, STATIC_DIR, make_templ
 log = logging.getLogger(__name__)
 
 API_MODULE = "strongroom.server.web.api"
+# Every page router of the UI, in the order they are mounted.
+UI_ROUTERS = (
+    auth.router,
+    vault.router,
+    records.router,
+    preferences.router,
+    admin.router,
+    admin_people.router,
+    admin_mobile.router,
+    admin_audit.router,
+)
 
 
 def _include_api(app: FastAPI) -> list[tuple[str, str]]:
@@ -63,17 +74,8 @@ def create_web_app(instance: Instance) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    for module in (
-        auth,
-        vault,
-        records,
-        preferences,
-        admin,
-        admin_people,
-        admin_mobile,
-        admin_audit,
-    ):
-        app.include_router(module.router)
+    for router in UI_ROUTERS:
+        app.include_router(router)
     app.state.admin_links = ADMIN_LINKS + tuple(_include_api(app))
     log.info("web_app_created api=%s", has_api)
     return app

@@ -124,28 +124,43 @@ def web_context(request: Request) -> WebContext:
         raise LoginRequired(None)
 
     instance = instance_of(request)
+    ctx: WebContext | None = None
+    refusal: str | None = None
     with instance.db.session() as session:
         found = sessions.load(session, token)
+        # Refusals are raised after the transaction commits, so an expired
+        # session's deletion is not rolled back with it.
         if found.row is None or found.user is None:
-            raise LoginRequired(found.reason)
-        if found.row.mfa_pending:
+            refusal = found.reason or "missing"
+        elif found.row.mfa_pending:
             # Half signed in: only the second-factor page accepts this session.
-            raise LoginRequired("second_factor")
-        user = found.user
-        ctx = WebContext(
-            instance=instance,
-            session_id=found.row.id,
-            user_id=user.id,
-            name=user.qualified_name,
-            display_name=user.display_name or user.login_name,
-            is_admin=user.is_admin,
-            has_totp=user.totp_secret is not None,
-            csrf_token=found.row.csrf_token,
-            ip=client_ip(request),
-            flash=sessions.pop_flash(found.row),
-        )
+            refusal = "second_factor"
+        else:
+            ctx = _context_of(instance, request, found)
+    if ctx is None:
+        raise LoginRequired(refusal)
     request.state.ctx = ctx
     return ctx
+
+
+def _context_of(
+    instance: Instance, request: Request, found: sessions.Lookup
+) -> WebContext | None:
+    if found.row is None or found.user is None:
+        return None
+    user = found.user
+    return WebContext(
+        instance=instance,
+        session_id=found.row.id,
+        user_id=user.id,
+        name=user.qualified_name,
+        display_name=user.display_name or user.login_name,
+        is_admin=user.is_admin,
+        has_totp=user.totp_secret is not None,
+        csrf_token=found.row.csrf_token,
+        ip=client_ip(request),
+        flash=sessions.pop_flash(found.row),
+    )
 
 
 async def form_data(request: Request) -> FormData:

@@ -85,4 +85,3 @@ def make_user(instance: Instance) -> Callable[..., User]:
             )
 
     return make
-

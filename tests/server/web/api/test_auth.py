@@ -89,7 +89,11 @@ def test_forged_key_with_a_real_id_is_refused_and_audited(
     assert response.status_code == 401
     assert _error(response)["message"] == "the API key is not valid"
     [event] = _events(instance, "api_key.rejected")
-    assert (event.outcome, event.platform, event.target_id) == ("failure", "api", key_id)
+    assert (event.outcome, event.platform, event.target_id) == (
+        "failure",
+        "api",
+        key_id,
+    )
     assert event.details["reason"] == "wrong secret"
     assert "A" * 43 not in str(event.details)
     assert event.source_ip == "testclient"
@@ -121,7 +125,9 @@ def test_key_of_a_disabled_user_is_refused(
     make_user("robot")
     headers = make_key("robot")
     with instance.db.session() as session:
-        accounts.set_active(session, operator(), accounts.find_user(session, "robot"), False)
+        accounts.set_active(
+            session, operator(), accounts.find_user(session, "robot"), False
+        )
 
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
@@ -163,7 +169,10 @@ def test_list_scoped_key_cannot_reach_another_list(
     with instance.db.session() as session:
         other_record = vault.records_in(session, operator(), second)[0].id
 
-    assert client.get(f"/api/v1/lists/{first.id}/records", headers=headers).status_code == 200
+    assert (
+        client.get(f"/api/v1/lists/{first.id}/records", headers=headers).status_code
+        == 200
+    )
     for path in (
         f"/api/v1/lists/{second.id}",
         f"/api/v1/lists/{second.id}/records",

@@ -1,0 +1,313 @@
+"""The device against the real App Server over HTTPS (SQLite and PostgreSQL)."""
+
+import datetime
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from strongroom.client.clipboard import MemoryClipboard
+from strongroom.client.config import ClientSettings
+from strongroom.client.device import Device, Vault
+from strongroom.client.errors import (
+    CacheErased,
+    DeviceRevoked,
+    PinMismatch,
+    ServerGarbage,
+    ServerRefused,
+    ServerTimeout,
+    ServerUnreachable,
+    WipeRequested,
+)
+from strongroom.client.errors import PIN_MISMATCH_MESSAGE
+from strongroom.client.keystore import MemoryKeystore
+from strongroom.crypto.certificates import make_self_signed
+from strongroom.protocol.errors import ErrorCode
+from strongroom.protocol.schemas import DeviceEventType
+from strongroom.server.appserver.runner import run_in_thread
+from strongroom.server.audit.models import AuditEvent
+from strongroom.server.core.instance import Instance, operator
+from strongroom.server.mobile import service as mobile
+from strongroom.server.vault import service as vault_service
+from tests.client.serverside import (
+    MASTER_PASSWORD,
+    CountingApp,
+    Org,
+    build_org,
+    fast_server_argon2,
+    running_appserver,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_server_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_server_argon2(monkeypatch)
+
+
+@pytest.fixture
+def org(instance: Instance) -> Org:
+    """Alice's organisation on the test database."""
+    return build_org(instance)
+
+
+@pytest.fixture
+def appserver(instance: Instance, org: Org) -> Iterator[tuple[object, CountingApp]]:
+    """The App Server over TLS in a thread."""
+    with running_appserver(instance) as running:
+        yield running
+
+
+@pytest.fixture
+def phone(tmp_path: Path) -> Device:
+    """A device with in-memory keystore and clipboard, talking real HTTPS."""
+    settings = ClientSettings(
+        home=tmp_path / "phone", connect_timeout_seconds=3, read_timeout_seconds=3
+    )
+    return Device(settings, keystore=MemoryKeystore(), clipboard=MemoryClipboard())
+
+
+@pytest.fixture
+def synced(phone: Device, org: Org, appserver: object) -> Iterator[Vault]:
+    """Alice's phone, paired from a fresh QR and synced."""
+    opened = phone.pair(org.qr(), MASTER_PASSWORD)
+    opened.sync()
+    yield opened
+    opened.lock()
+
+
+def assert_matches_server(vault: Vault, org: Org) -> None:
+    """The device holds exactly records_for_phone, every field equal."""
+    expected = org.phone_view()
+    held = {r.id: r for r in vault.records()}
+    assert set(held) == set(expected)
+    for record_id, (summary, secrets, list_path) in expected.items():
+        assert held[record_id] == summary
+        assert vault._secrets(held[record_id]) == secrets  # unaudited, for the check
+        assert vault.list_path(summary.list_id) == list_path
+
+
+def test_pair_and_sync_hold_exactly_the_phone_records(synced: Vault, org: Org) -> None:
+    """After pairing and syncing over HTTPS every record and field equals the server's."""
+    assert_matches_server(synced, org)
+    assert len(synced.records()) == 3
+    assert synced.state.last_sync_at is not None
+    age = datetime.datetime.now(datetime.UTC) - synced.state.last_sync_at
+    assert age < datetime.timedelta(minutes=1)
+
+
+def test_changes_and_revocations_reach_the_device(synced: Vault, org: Org) -> None:
+    """An edit, a new record, a deleted record and a revoked grant all arrive by sync."""
+    with org.session() as session:
+        actor = operator()
+        servers = vault_service.get_list(session, org.list_ids["Infra/Servers"])
+        web1 = next(r for r in vault_service.records_in(session, actor, servers) if r.title == "web1")
+        vault_service.delete_record(session, actor, web1)
+        bank = vault_service.get_list(session, org.list_ids["Finance/Bank"])
+        vault_service.revoke(session, actor, bank, group=accounts_group(session, org))
+    org.add_record("Infra/Servers", vault_service.RecordInput(title="cache1", password="c1-pass-x"))
+    summary = synced.sync()
+    assert not summary.full
+    assert_matches_server(synced, org)
+    assert sorted(r.title for r in synced.records()) == ["cache1", "db1"]
+
+
+def accounts_group(session: object, org: Org) -> object:
+    from strongroom.server.accounts.models import Group
+
+    return session.get(Group, org.group_id)  # type: ignore[attr-defined]
+
+
+def test_secrets_are_in_neither_the_cache_nor_its_wal(synced: Vault, phone: Device) -> None:
+    """Known secrets synced over HTTPS appear in no byte of cache, WAL or SHM."""
+    cache = phone.settings.cache_file
+    data = b"".join(
+        p.read_bytes()
+        for p in (cache, Path(f"{cache}-wal"), Path(f"{cache}-shm"))
+        if p.exists()
+    )
+    assert Path(f"{cache}-wal").exists()
+    for secret in ("db1-root-S3cret!", "secret-note-db1", "4711-pin-secret", "bank-Pass-77", "web1-pass-Secret", MASTER_PASSWORD):
+        assert secret.encode() not in data
+
+
+def test_offline_events_land_once_with_device_time_and_id(synced: Vault, org: Org, phone: Device) -> None:
+    """Reveal, copy and OTP events reach the audit log once each, with device time and id."""
+    record = synced.search("db1")[0]
+    synced.reveal(record.id)
+    synced.copy(record.id)
+    synced.otp(record.id)
+    synced.lock()
+    with pytest.raises(Exception):  # noqa: B017 - WrongMasterPassword
+        phone.unlock("not the password")
+    reopened = phone.unlock(MASTER_PASSWORD)
+    queued = reopened.store.event_count()
+    assert queued == 5  # reveal, copy, otp, failed unlock, unlock
+    reopened.sync()
+    reopened.sync()
+    with org.session() as session:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.device_id == reopened.state.device_id, AuditEvent.event_type.in_([t.value for t in DeviceEventType]))
+        ).all()
+    kinds = sorted(r.event_type for r in rows)
+    assert kinds == sorted(["device.record_revealed", "device.record_copied", "device.otp_viewed", "device.unlock_failed", "device.unlock"])
+    assert len({r.id for r in rows}) == len(rows)
+    for row in rows:
+        assert row.device_id == reopened.state.device_id
+        assert row.received_at >= row.occurred_at
+    reopened.lock()
+
+
+@pytest.mark.parametrize(("order", "error"), [("wipe", WipeRequested), ("revoke", DeviceRevoked)])
+def test_wipe_and_revoke_erase_the_cache_on_contact(synced: Vault, org: Org, phone: Device, order: str, error: type[Exception]) -> None:
+    """An admin's wipe order or revocation makes the device erase its cache at the next sync."""
+    with org.session() as session:
+        if order == "wipe":
+            mobile.request_wipe(session, operator(), synced.state.device_id)
+        else:
+            mobile.revoke_device(session, operator(), synced.state.device_id)
+    with pytest.raises(error):
+        synced.sync()
+    assert not phone.settings.cache_file.exists()
+    with pytest.raises(CacheErased):
+        phone.unlock(MASTER_PASSWORD)
+
+
+def test_a_cloned_device_is_caught(synced: Vault, org: Org, phone: Device, tmp_path: Path) -> None:
+    """A copy of the cache that syncs after the original is refused and erased."""
+    import shutil
+
+    synced.lock()
+    clone_home = tmp_path / "clone"
+    shutil.copytree(phone.profile, clone_home)
+    original = phone.unlock(MASTER_PASSWORD)
+    original.sync()
+    original.sync()
+    original.lock()
+    clone = Device(ClientSettings(home=clone_home), keystore=MemoryKeystore())
+    with pytest.raises(DeviceRevoked):
+        clone.unlock(MASTER_PASSWORD).sync()
+
+
+def test_stale_qr_is_refused_with_its_code(phone: Device, org: Org, appserver: object) -> None:
+    """A QR made before a master-password reset is refused as stale; nothing is cached."""
+    qr = org.qr()
+    with org.session() as session:
+        mobile.set_master_password(session, operator(), org.alice(session), "another-mobile-pass-5")
+    with pytest.raises(ServerRefused) as refused:
+        phone.pair(qr, "another-mobile-pass-5")
+    assert refused.value.code is ErrorCode.STALE_QR
+    assert not phone.settings.cache_file.exists()
+
+
+def test_wrong_master_password_at_pairing_is_refused(phone: Device, org: Org, appserver: object) -> None:
+    """Pairing with a wrong master password is refused and leaves no cache."""
+    with pytest.raises(ServerRefused) as refused:
+        phone.pair(org.qr(), "wrong-password-123")
+    assert refused.value.code is ErrorCode.BAD_CREDENTIALS
+    assert not phone.settings.cache_file.exists()
+
+
+def test_pin_mismatch_refuses_before_any_request(synced: Vault, instance: Instance, appserver: tuple[object, CountingApp], tmp_path: Path) -> None:
+    """Another key on the same address: refused with the exact message, zero requests seen."""
+    server, _app = appserver
+    port = server.port  # type: ignore[attr-defined]
+    server.stop()  # type: ignore[attr-defined]
+    other = make_self_signed(["127.0.0.1"])
+    cert, key = tmp_path / "other.crt", tmp_path / "other.key"
+    cert.write_bytes(other.cert_pem)
+    key.write_bytes(other.key_pem)
+    impostor = CountingApp(lambda scope, receive, send: None)
+    running = run_in_thread(impostor, port=port, tls_cert=cert, tls_key=key)
+    try:
+        before = synced.store.event_count()
+        with pytest.raises(PinMismatch) as refused:
+            synced.sync()
+        assert refused.value.message == PIN_MISMATCH_MESSAGE
+        assert impostor.requests == 0
+        assert synced.store.event_count() == before
+    finally:
+        running.stop()
+
+
+class _RawServer:
+    """A TLS socket server with the App Server's key that answers `reply` (or nothing)."""
+
+    def __init__(self, instance: Instance, reply: bytes | None) -> None:
+        import socket
+        import ssl
+
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(instance.settings.cert_file, instance.settings.cert_key_file)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.reply = reply
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import contextlib
+
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError), self.context.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                tls.recv(65536)
+                if self.reply is None:
+                    self.stop.wait(5)
+                else:
+                    tls.sendall(self.reply)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.sock.close()
+
+
+GARBAGE = [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", ServerGarbage),
+    (b"HTTP/1.1 500 Oops\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", ServerGarbage),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n"
+        b"Connection: close\r\n\r\n{\"cursor\": 12}",
+        ServerGarbage,
+    ),
+    (b"not http at all\r\n\r\n", ServerUnreachable),
+    (None, ServerTimeout),
+]
+
+
+def test_garbage_or_silence_leaves_the_cache_untouched(synced: Vault, instance: Instance) -> None:
+    """A server answering garbage or nothing gives a clear error and changes nothing."""
+    for reply, error in GARBAGE:
+        raw = _RawServer(instance, reply)
+        try:
+            synced.state = synced.state.evolve(server_url=f"https://127.0.0.1:{raw.port}")
+            query = "SELECT count(*), group_concat(hex(summary)) FROM records"
+            before = synced.store.conn.execute(query).fetchone()
+            cursor_before = synced.state.cursor
+            with pytest.raises(error):
+                synced.sync()
+            assert synced.store.conn.execute(query).fetchone() == before
+            assert synced.state.cursor == cursor_before
+        finally:
+            raw.close()
+
+
+def test_unreachable_server_is_a_clear_error(synced: Vault) -> None:
+    """Nobody listening: ServerUnreachable, and reading still works offline."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    synced.state = synced.state.evolve(server_url=f"https://127.0.0.1:{port}")
+    with pytest.raises(ServerUnreachable):
+        synced.sync()
+    assert len(synced.records()) == 3

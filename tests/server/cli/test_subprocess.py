@@ -1,0 +1,130 @@
+"""The real `strongroom` executable: piped secrets, one-line errors, exit codes."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+import typer.main
+
+from strongroom.server.cli.main import app
+from strongroom.server.core.config import Settings
+from strongroom.server.core.db import Database
+from strongroom.server.core.instance import Instance, initialise, operator
+from strongroom.server.vault import service as vault
+from tests.server.cli.conftest import STRONGROOM_BIN, Cli
+
+
+def run(
+    env: dict[str, str], *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run `strongroom ARGS` as a user would, with `stdin` piped in."""
+    return subprocess.run(
+        [str(STRONGROOM_BIN), *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_one_error(result: subprocess.CompletedProcess[str], code: int) -> None:
+    """Exit `code`, and stderr is `error: ...` plus at most one `  fix: ...`."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: ") and len(lines) <= 2, lines
+    assert all(line.startswith("  fix: ") for line in lines[1:]), lines
+
+
+def test_piped_secrets_and_one_line_errors(
+    subprocess_env: dict[str, str], instance: Instance
+) -> None:
+    """Passwords piped on stdin work end to end; bad input gets one line,
+    exit 1 (exit 2 for usage), and no traceback."""
+    added = run(
+        subprocess_env,
+        "user",
+        "add",
+        "bob",
+        "--password-stdin",
+        stdin="bob-password-123\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "bob-password-123" not in added.stdout + added.stderr
+
+    run(subprocess_env, "list", "add", "Team/Web", "--create-folders")
+    record = run(
+        subprocess_env,
+        "record",
+        "add",
+        "Team/Web",
+        "--title",
+        "site",
+        "--password-stdin",
+        stdin="piped-S3cret\n",
+    )
+    assert record.returncode == 0, record.stderr
+    with instance.db.session() as session:
+        (summary,) = vault.list_summaries(session, operator())
+        record_id = vault.records_in(
+            session, operator(), vault.get_list(session, summary.id)
+        )[0].id
+    shown = run(subprocess_env, "record", "show", record_id, "--reveal", "--json")
+    assert json.loads(shown.stdout)["password"] == "piped-S3cret"
+
+    assert_one_error(
+        run(subprocess_env, "grant", "Team/Web", "--user", "bob", "--level", "owner"), 2
+    )
+    duplicate = run(subprocess_env, "list", "add", "Team/Web")
+    assert_one_error(duplicate, 1)
+    assert duplicate.stderr.startswith("error: a password list 'Team/Web' already")
+
+
+def test_setup_problems_through_the_real_executable(tmp_path: Path) -> None:
+    """--help works; a data directory without a key and a schema behind are
+    refused with one line naming the fix."""
+    env = {"PATH": "/usr/bin:/bin", "STRONGROOM_DATA_DIR": str(tmp_path / "none")}
+    helped = run(env, "--help")
+    assert helped.returncode == 0 and "import" in helped.stdout
+
+    no_key = run(env, "list", "list")
+    assert_one_error(no_key, 1)
+    assert "no instance key" in no_key.stderr and "strongroom init" in no_key.stderr
+
+    settings = Settings(data_dir=tmp_path / "data", environment="test")
+    initialise(settings, admin_name="admin", admin_password="admin-password-123")
+    db = Database(settings.resolved_database_url)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0001')"))
+    db.dispose()
+    env["STRONGROOM_DATA_DIR"] = str(settings.data_dir)
+    behind = run(env, "user", "list")
+    assert_one_error(behind, 1)
+    assert "at revision 0001" in behind.stderr
+    assert "fix: run `strongroom db upgrade`" in behind.stderr
+
+
+def _commands(
+    command: click.Command, path: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    found = [path]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found.extend(_commands(sub, (*path, name)))
+    return found
+
+
+def test_every_command_has_help() -> None:
+    """`strongroom --help` and every subcommand's --help answer with usage."""
+    cli = Cli({})
+    paths = _commands(typer.main.get_command(app))
+    assert ("record", "show") in paths and ("mobile-access", "set") in paths
+    for path in paths:
+        result = cli(*path, "--help")
+        assert result.exit_code == 0, path
+        assert "Usage" in result.stdout, path
