@@ -109,13 +109,13 @@ class SyncMachine(RuleBasedStateMachine):
             mobile.set_master_password(s, actor, user, self.password)
             self.user_id, self.group_id = user.id, group.id
             self.list_ids = []
-            for i in range(3):
-                plist = vault.create_list(s, actor, f"F{n}/Sub{i % 2}/L{i}", create_folders=True)
+            for i in range(2):
+                plist = vault.create_list(s, actor, f"F{n}/L{i}", create_folders=True)
                 vault.grant(s, actor, plist, vault.Level.MODIFY, group=group, mobile_access=True)
                 self.list_ids.append(plist.id)
         self.record_ids: list[str] = []
-        for i in range(4):
-            self._create_record(self.list_ids[i % 3], f"rec{i}", f"pw-{n}-{i}")
+        for i in range(3):
+            self._create_record(self.list_ids[i % 2], f"rec{i}", f"pw-{n}-{i}")
         self.device = Device(
             ClientSettings(home=self.workdir / f"dev{n}"),
             keystore=MemoryKeystore(),
@@ -244,8 +244,11 @@ class SyncMachine(RuleBasedStateMachine):
             self.list_ids.append(plist.id)
 
     @precondition(lambda self: self.vault is not None)
-    @rule()
-    def reset_master_password(self) -> None:
+    @rule(now=st.integers(0, 3))
+    def reset_master_password(self, now: int) -> None:
+        # Rarer than the others: each reset costs a new pairing (Argon2id).
+        if now:
+            return
         with self.admin() as s:
             self.password = f"reset-{next(_names)}-Passw0rd"
             mobile.set_master_password(s, operator(), accounts.get_user(s, self.user_id), self.password)
@@ -385,7 +388,7 @@ def test_sync_is_right_under_random_changes(
             SyncMachine,
             settings=settings(
                 max_examples=examples,
-                stateful_step_count=12,
+                stateful_step_count=10,
                 deadline=None,
                 suppress_health_check=list(HealthCheck),
                 database=None,

@@ -1,5 +1,6 @@
 """Argon2id: password hashes for verification and keys derived from passwords."""
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,14 +25,17 @@ def verify_password(encoded: str, password: str) -> bool:
         return False
 
 
-# A hash of a password nobody knows, verified when the account does not exist so
-# that an unknown name costs the same time as a wrong password.
-_DUMMY_HASH = _HASHER.hash("strongroom-dummy-password-for-timing")
+@functools.cache
+def _dummy_hash() -> str:
+    # A hash of a password nobody knows, verified when the account does not
+    # exist so that an unknown name costs the same time as a wrong password.
+    # Made on first use, not at import: every CLI start would pay ~0.3 s.
+    return str(_HASHER.hash("strongroom-dummy-password-for-timing"))
 
 
 def burn_verification_time(password: str) -> None:
     """Spend the time a real verification would, for an unknown account."""
-    verify_password(_DUMMY_HASH, password)
+    verify_password(_dummy_hash(), password)
 
 
 @dataclass(frozen=True)

@@ -32,24 +32,20 @@ from strongroom.crypto.pins import pin_of_pem
 from strongroom.protocol.qr import PairingPayload
 from strongroom.server.accounts import service as accounts
 from strongroom.server.appserver.app import create_appserver_app
-from strongroom.server.audit.models import AuditEvent
 from strongroom.server.appserver.runner import RunningServer, run_in_thread
+from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.config import Settings
 from strongroom.server.core.instance import InitResult, Instance, initialise, operator
 from strongroom.server.mobile import service as mobile
 from strongroom.server.settings import service as settings_service
 from strongroom.server.vault import service as vault
+from tests.client.app.seed import (
+    MASTER,
+    seed,
+)
 from tests.client.fakes import FakeClock
 from tests.conftest import ADMIN_PASSWORD
 from tests.server.support import _CHEAP, use_cheap_hashing
-
-MASTER = "phone-master-Password-7"
-WEB_PASSWORD = "web-password-for-alice-1"
-BANK_PASSWORD = "Zebra-Quartz-Secret-7731"
-BANK_NOTES = "branch code 31-08-77"
-# 160 bits of base32: RFC 6238's example key length.
-OTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-FAILED_UNLOCK_LIMIT = 2
 
 
 @dataclass
@@ -144,79 +140,6 @@ class PhoneServer:
         )
 
 
-def _seed(instance: Instance) -> str:
-    """Alice, her group with the Mobile App feature, three lists in folders."""
-    actor = operator()
-    cipher = instance.cipher
-    with instance.db.session() as session:
-        settings_service.set_value(
-            session, actor, "failed_unlock_limit", FAILED_UNLOCK_LIMIT
-        )
-        user = accounts.create_user(session, actor, "alice", password=WEB_PASSWORD)
-        group = accounts.create_group(session, actor, "phones")
-        accounts.add_member(session, actor, group, user)
-        accounts.grant_feature(session, actor, "mobile", group=group)
-
-        banking = vault.create_list(
-            session,
-            actor,
-            "Finance/Banking",
-            description="Bank and card logins",
-            create_folders=True,
-        )
-        servers = vault.create_list(session, actor, "IT/Servers", create_folders=True)
-        shared = vault.create_list(session, actor, "Shared")
-        records = [
-            (
-                banking,
-                vault.RecordInput(
-                    title="Bank login",
-                    username="alice@bank",
-                    password=BANK_PASSWORD,
-                    url="https://bank.example/login",
-                    description="Main current account",
-                    notes=BANK_NOTES,
-                    otp_secret=OTP_SECRET,
-                    domain="bank.example",
-                    fields=[
-                        vault.GenericField("PIN", "4711", secret=True),
-                        vault.GenericField("Branch", "Main street"),
-                    ],
-                ),
-            ),
-            (
-                banking,
-                vault.RecordInput(title="Credit card", username="4111-xxxx"),
-            ),
-            (
-                servers,
-                vault.RecordInput(
-                    title="db1",
-                    username="root",
-                    password="db1-root-pw",
-                    host_name="db1.internal",
-                    description="PostgreSQL primary",
-                ),
-            ),
-            (
-                shared,
-                vault.RecordInput(
-                    title="Office Wi-Fi",
-                    password="wifi-pw-2030",
-                    url="javascript:alert(1)",
-                ),
-            ),
-        ]
-        for plist, data in records:
-            vault.create_record(session, actor, cipher, plist, data)
-        for plist in (banking, servers, shared):
-            vault.grant(
-                session, actor, plist, vault.Level.VIEW, user=user, mobile_access=True
-            )
-        mobile.set_master_password(session, actor, user, MASTER)
-        return user.id
-
-
 @pytest.fixture
 def initialised(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> InitResult:
     """The shared `initialised`, with cheap server-side password hashes.
@@ -232,7 +155,7 @@ def initialised(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> InitResu
 @pytest.fixture
 def phone_server(instance: Instance, tmp_path: Path) -> Iterator[PhoneServer]:
     """The real App Server over TLS on 127.0.0.1, with alice's data."""
-    user_id = _seed(instance)
+    user_id = seed(instance)
     settings = instance.settings
     server = run_in_thread(
         create_appserver_app(instance),
@@ -309,7 +232,7 @@ def is_visible(widget: toga.Widget) -> bool:
 
 
 def visible_text(widget: toga.Widget) -> list[str]:
-    """The text a person sees in `widget`: labels, buttons, inputs (masked ones hidden)."""
+    """What a person sees in `widget`: labels, buttons, inputs (passwords as dots)."""
     if widget.style.display == "none" or widget.style.visibility == "hidden":
         return []
     found: list[str] = []

@@ -1,9 +1,8 @@
-"""The lists screen: folders that open and close, alphabetical order, search, scrolling."""
+"""The lists screen: folders that open and close, A to Z, search, scrolling."""
 
 import pytest
 
 from strongroom.client.app.screens.lists import ListsScreen
-
 from tests.client.app.conftest import Harness, PhoneServer, button_named, pair
 
 

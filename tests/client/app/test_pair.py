@@ -2,13 +2,8 @@
 
 import toga
 
-from tests.client.app.conftest import (
-    FAILED_UNLOCK_LIMIT,
-    MASTER,
-    Harness,
-    PhoneServer,
-    pair,
-)
+from tests.client.app.conftest import Harness, PhoneServer, pair
+from tests.client.app.seed import FAILED_UNLOCK_LIMIT, MASTER
 
 
 def test_pasting_the_code_shows_who_and_where_then_pairs(
@@ -92,7 +87,7 @@ def test_text_that_is_not_our_code_is_refused_with_what_to_do(make_app) -> None:
 def test_a_code_made_before_the_secret_was_regenerated_is_stale(
     make_app, phone_server: PhoneServer
 ) -> None:
-    """Pairing with a QR code older than the pairing secret says to ask for a new one."""
+    """A QR code older than the pairing secret is refused: ask for a new one."""
     harness: Harness = make_app()
     old_code = phone_server.payload().to_uri()
     phone_server.regenerate_pairing_secret()

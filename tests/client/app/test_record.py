@@ -1,18 +1,11 @@
-"""The record screen: masked secrets, reveal, copy with clearing, TOTP, open URL, audit."""
+"""The record screen: masked secrets, reveal, copy and clearing, TOTP, URL, audit."""
 
 import datetime
 
 import pyotp
 
-from tests.client.app.conftest import (
-    BANK_NOTES,
-    BANK_PASSWORD,
-    OTP_SECRET,
-    Harness,
-    PhoneServer,
-    button_named,
-    pair,
-)
+from tests.client.app.conftest import Harness, PhoneServer, button_named, pair
+from tests.client.app.seed import BANK_NOTES, BANK_PASSWORD, OTP_SECRET
 
 
 def _open(harness: Harness, search: str, title: str) -> None:
@@ -24,7 +17,7 @@ def _open(harness: Harness, search: str, title: str) -> None:
 def test_a_record_shows_its_fields_with_secrets_masked_until_revealed(
     make_app, phone_server: PhoneServer
 ) -> None:
-    """Password, notes and secret fields show as dots until Reveal, and again after Hide."""
+    """Password, notes and secret fields show as dots until Reveal, and after Hide."""
     harness: Harness = make_app()
     pair(harness, phone_server)
     _open(harness, "bank", "Bank login")

@@ -1,7 +1,7 @@
 """Settings: theme, auto-lock delay, and log out (with and without the server)."""
 
 import pytest
-from toga.colors import color
+from toga.colors import Color
 
 from strongroom.client.app import prefs
 from strongroom.client.app.theme import DARK, LIGHT
@@ -25,11 +25,11 @@ def test_theme_and_auto_lock_choices_apply_and_are_kept(
     harness = settings_screen
     screen = harness.screen
     # The dummy backend reports the platform in dark mode.
-    assert screen.root.style.background_color == color(DARK.background)
-    assert screen.heading.style.color == color(DARK.text)
+    assert screen.root.style.background_color == Color.parse(DARK.background)
+    assert screen.heading.style.color == Color.parse(DARK.text)
     screen.theme.choose("light")
-    assert screen.root.style.background_color == color(LIGHT.background)
-    assert screen.heading.style.color == color(LIGHT.text)
+    assert screen.root.style.background_color == Color.parse(LIGHT.background)
+    assert screen.heading.style.color == Color.parse(LIGHT.text)
     screen.auto_lock.choose("15")
     assert "The app now locks after 15 minutes" in harness.text()
     saved = prefs.load(harness.app.settings.home)
@@ -76,7 +76,7 @@ def test_log_out_asks_first_then_unpairs_and_erases(
 def test_log_out_without_the_server_offers_to_go_ahead_anyway(
     settings_screen: Harness, phone_server: PhoneServer
 ) -> None:
-    """When the server cannot be reached, log out says so and offers to log out anyway."""
+    """Without the server, log out says so and offers to log out anyway."""
     harness = settings_screen
     phone_server.server.stop()
     harness.press(harness.screen.logout_button)

@@ -1,12 +1,13 @@
 """Sync: its state and time to live, Sync now, an expired copy, and a wiped phone."""
 
-from tests.client.app.conftest import MASTER, Harness, PhoneServer, pair
+from tests.client.app.conftest import Harness, PhoneServer, pair
+from tests.client.app.seed import MASTER
 
 
 def test_the_sync_screen_shows_state_and_sync_now_brings_changes(
     make_app, phone_server: PhoneServer
 ) -> None:
-    """Sync status shows server, time to live and queue; Sync now fetches a new record."""
+    """Sync status shows server, time to live, queue; Sync now fetches a new record."""
     harness: Harness = make_app()
     pair(harness, phone_server)
     harness.clock.advance(hours=2)
@@ -23,7 +24,10 @@ def test_the_sync_screen_shows_state_and_sync_now_brings_changes(
     phone_server.add_record("Shared", title="Printer", username="admin")
     harness.press(harness.screen.sync_button)
     shown = harness.text()
-    assert "Up to date\n5 entries are on this phone (1 new or changed, 0 removed)." in shown
+    assert (
+        "Up to date\n5 entries are on this phone (1 new or changed, 0 removed)."
+        in shown
+    )
     assert "Last sync: just now" in shown
     assert "Offline copy: 7 days left" in shown
     assert "Waiting to upload: 0 audit events" in shown
@@ -78,7 +82,9 @@ def test_a_wipe_ordered_by_an_admin_erases_the_phone_at_its_next_sync(
     shown = harness.text()
     assert "Pair this phone" in shown
     assert "This phone was wiped" in shown
-    assert "Your administrator asked for this phone's offline copy to be erased" in shown
+    assert (
+        "Your administrator asked for this phone's offline copy to be erased" in shown
+    )
     assert "ask your administrator for a new QR code and pair again" in shown
     assert not harness.app.device.is_paired()
     assert harness.app.vault is None

@@ -1,16 +1,10 @@
-"""The Unlock screen: master password, biometrics, the failed-unlock limit, off-thread KDF."""
+"""The Unlock screen: master password, biometrics, the unlock limit, off-thread KDF."""
 
 import asyncio
 import threading
 
-from tests.client.app.conftest import (
-    FAILED_UNLOCK_LIMIT,
-    MASTER,
-    Harness,
-    PhoneServer,
-    button_named,
-    pair,
-)
+from tests.client.app.conftest import Harness, PhoneServer, button_named, pair
+from tests.client.app.seed import FAILED_UNLOCK_LIMIT, MASTER
 
 
 def _paired_and_locked(make_app, phone_server: PhoneServer) -> Harness:

@@ -125,6 +125,12 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     headers = getattr(exc, "headers", None)
     if status == 413:
         return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, TOO_LARGE_MESSAGE)
+    if status == 400:
+        # FastAPI's answer to a body it cannot decode (not UTF-8, say): for
+        # the phone it is the same mistake as malformed JSON.
+        return error_response(
+            422, ErrorCode.INVALID_REQUEST, "the request body is not valid JSON"
+        )
     messages = {
         404: "there is no such endpoint",
         405: "this endpoint does not take that method",

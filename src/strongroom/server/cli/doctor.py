@@ -9,12 +9,14 @@ monitoring can run them.
 
 import json
 import logging
+import re
+import textwrap
 from typing import Any
 
 import typer
 from rich.markup import escape
 
-from strongroom.server.cli.common import STATE, JsonOption, console, done, operation
+from strongroom.server.cli.common import STATE, JsonOption, console, operation
 from strongroom.server.doctor.probe import query_pin
 from strongroom.server.doctor.report import Check, Report, Status
 from strongroom.server.doctor.service import (
@@ -46,6 +48,8 @@ _STYLE = {
     Status.SKIPPED: ("SKIP", "dim"),
 }
 _VALUE_LIMIT = 160
+_INDENT = " " * 8
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
 
 
 @doctor_app.command("mobile")
@@ -91,7 +95,9 @@ def query_pin_command(
     with operation() as (_instance, session, actor):
         settings_service.store_pin(session, actor, result.pin)
     log.info("pin_stored changed=%s", result.pin != old_pin)
-    done(f"Stored the App Server pin [bold]{result.pin}[/bold]")
+    console.print(
+        f"Stored the App Server pin [bold]{result.pin}[/bold]", highlight=False
+    )
     console.print(
         f"  from {escape(str(url))} at {result.address}; certificate names "
         f"{escape(', '.join(result.cert_names))}, valid until "
@@ -138,10 +144,29 @@ def _render_check(check: Check) -> None:
     console.print(
         f" [{style}]{label}[/{style}]  {escape(check.title)}", highlight=False
     )
+    width = max(console.width - len(_INDENT), 40)
     for line in evidence_lines(check.evidence):
-        console.print(f"        [dim]{escape(line)}[/dim]", highlight=False)
+        for part in _wrap(line, width):
+            console.print(
+                f"{_INDENT}[dim]{escape(part)}[/dim]", highlight=False, soft_wrap=True
+            )
     if check.fix:
-        console.print(f"        [bold]fix:[/bold] {escape(check.fix)}", highlight=False)
+        for number, part in enumerate(_wrap(f"fix: {check.fix}", width)):
+            shown = escape(part)
+            if number == 0:
+                shown = "[bold]fix:[/bold]" + shown[len("fix:") :]
+            console.print(f"{_INDENT}{shown}", highlight=False, soft_wrap=True)
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    # Wrap at spaces only: pins, URLs and ids must stay whole to be copied.
+    return textwrap.wrap(
+        line,
+        width,
+        subsequent_indent="  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [line]
 
 
 def evidence_lines(evidence: dict[str, Any]) -> list[str]:
@@ -175,6 +200,9 @@ def _short(value: Any) -> str:
         text = "-"
     elif isinstance(value, bool):
         text = "yes" if value else "no"
+    elif isinstance(value, str) and _TIMESTAMP.fullmatch(value):
+        # Seconds are enough on screen; --json keeps the full precision.
+        text = value[:19].replace("T", " ") + "Z"
     else:
         text = str(value)
     return text if len(text) <= _VALUE_LIMIT else text[: _VALUE_LIMIT - 1] + "…"

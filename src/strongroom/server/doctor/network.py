@@ -480,7 +480,7 @@ def app_server_checks(
         (
             "same_instance",
             lambda: check_same_instance(path, expected.instance_id),
-            lambda: None if path.health else "the health check gave no JSON answer",
+            lambda: _no_tls(path) or _no_health(path),
         ),
     ]
     checks = []
@@ -492,3 +492,7 @@ def app_server_checks(
 
 def _no_tls(path: _Path) -> str | None:
     return None if path.tls else "no TLS handshake completed"
+
+
+def _no_health(path: _Path) -> str | None:
+    return None if path.health else "the health check gave no JSON answer"

@@ -43,6 +43,7 @@ from strongroom.server.mobile.models import (
     DEVICE_WIPE_REQUESTED,
     DEVICE_WIPED,
     Device,
+    DeviceSyncState,
     MobileCredential,
     RetiredDeviceCredential,
 )
@@ -69,6 +70,7 @@ class Authenticated:
     user: User
     presented: Presented
     presented_hash: str
+    sync_state: DeviceSyncState | None = None
 
     def actor(self, ip: str | None) -> Actor:
         """The actor for what this device does (platform `device`)."""
@@ -98,26 +100,35 @@ def check_protocol(version: int) -> None:
 def authenticate(session: Session, device_id: str, credential: str) -> Authenticated:
     """Find the device, match its credential and check it may still sync.
 
-    The device row is locked (on PostgreSQL) until the transaction ends, so
-    two requests of one device, even through two App Servers, run one after
-    the other and rotate its credential in order.
+    One query reads the device, its owner, the owner's credential generation
+    and the device's sync state. The device row is locked (on PostgreSQL)
+    until the transaction ends, so two requests of one device, even through
+    two App Servers, run one after the other and rotate its credential in
+    order.
     """
-    device = session.get(Device, device_id, with_for_update=True)
-    if device is None:
+    row = session.execute(
+        select(Device, User, MobileCredential.generation, DeviceSyncState)
+        .join(User, User.id == Device.user_id)
+        .outerjoin(MobileCredential, MobileCredential.user_id == Device.user_id)
+        .outerjoin(DeviceSyncState, DeviceSyncState.device_id == Device.id)
+        .where(Device.id == device_id)
+        .with_for_update(of=Device)
+    ).first()
+    if row is None:
         raise DeviceUnknown("this device is not paired with this server")
-    user = session.get(User, device.user_id)
-    if user is None:  # the user row cascades to devices; this is belt and braces
-        raise DeviceUnknown("this device is not paired with this server")
+    device, user, generation, state = row
 
     presented_hash = credential_hash(credential)
     presented = _match(session, device, presented_hash)
-    _check_standing(session, device, authenticated=presented is not Presented.RETIRED)
+    _check_standing(
+        device, generation, authenticated=presented is not Presented.RETIRED
+    )
     if presented is Presented.RETIRED:
         raise CredentialReplayed(
             "this device's credential was already used by another copy of it; "
             "the device is revoked: erase the app's data and pair again"
         )
-    return Authenticated(device, user, presented, presented_hash)
+    return Authenticated(device, user, presented, presented_hash, state)
 
 
 def _match(session: Session, device: Device, presented_hash: str) -> Presented:
@@ -133,7 +144,9 @@ def _match(session: Session, device: Device, presented_hash: str) -> Presented:
     raise DeviceUnknown("the device credential is not valid; pair the device again")
 
 
-def _check_standing(session: Session, device: Device, *, authenticated: bool) -> None:
+def _check_standing(
+    device: Device, generation: int | None, *, authenticated: bool
+) -> None:
     if device.status in (DEVICE_WIPE_REQUESTED, DEVICE_WIPED):
         refusal: MobileRefusal = WipeRequested(
             "an administrator ordered this device erased", hint="pair it again"
@@ -144,7 +157,7 @@ def _check_standing(session: Session, device: Device, *, authenticated: bool) ->
             reason=device.revoked_reason or "revoked",
         )
     else:
-        stale = _generation_refusal(session, device)
+        stale = _generation_refusal(device, generation)
         if stale is None:
             return
         refusal = stale
@@ -152,11 +165,10 @@ def _check_standing(session: Session, device: Device, *, authenticated: bool) ->
     raise refusal
 
 
-def _generation_refusal(session: Session, device: Device) -> MobileRefusal | None:
+def _generation_refusal(device: Device, generation: int | None) -> MobileRefusal | None:
     # Setting or clearing the master password revokes devices explicitly; this
     # catches any path that bumped the generation without doing so.
-    credential = session.get(MobileCredential, device.user_id)
-    if credential is not None and credential.generation == device.credential_generation:
+    if generation is not None and generation == device.credential_generation:
         return None
     return DeviceRevoked(
         "the master password changed since this device was paired; pair it again",

@@ -159,17 +159,19 @@ def _plan(session: Session, request: SyncRequest, ip: str | None) -> SyncPlan:
     devices.check_protocol(request.protocol_version)
     who = devices.authenticate(session, request.device_id, request.device_credential)
     events = devices.validated_events(request.events)
-    state = session.get(DeviceSyncState, who.device.id, with_for_update=True)
+    state = who.sync_state
     kind = _cursor_kind(state, request.cursor)
 
-    # Every check has passed; from here on the request changes state.
+    # Every check has passed; from here on the request changes state. Reads
+    # come before writes so that each row is written once, at the end.
     now = utcnow()
-    credential = _rotate_credential(session, who, now)
-    state, baseline = _settle(session, who.device.id, state, kind)
     version, access = _counters(session)
-    plan = _diff(session, who, state, baseline, version, access)
-    plan.credential = credential
-    plan.stored_event_ids = devices.store_events(session, who.actor(ip), events)
+    with session.no_autoflush:
+        # The sync state row is written once, at the flush below; no query of
+        # the diff reads it.
+        state, baseline = _settle(session, who.device.id, state, kind)
+        plan = _diff(session, who, state, baseline, version, access)
+    plan.credential = _rotate_credential(session, who, now)
 
     state.pending_cursor = plan.cursor
     state.pending_version = version
@@ -179,6 +181,9 @@ def _plan(session: Session, request: SyncRequest, ip: str | None) -> SyncPlan:
     who.device.last_seen_at = now
     who.device.last_sync_at = now
     session.flush()
+
+    # The audit log is appended last: its chain lock is held until commit.
+    plan.stored_event_ids = devices.store_events(session, who.actor(ip), events)
     _audit_sync(session, who, ip, plan, len(events))
     return plan
 
@@ -263,7 +268,6 @@ def _settle(
             pending_full=False,
         )
         session.add(state)
-        session.flush()
         return state, None
 
     if kind == SLOT_PENDING:
@@ -288,7 +292,6 @@ def _settle(
     state.pending_access = None
     state.pending_lists = False
     state.pending_full = False
-    session.flush()
     if kind is None:
         return state, None
     return state, Baseline(version=state.acked_version, access=state.acked_access)

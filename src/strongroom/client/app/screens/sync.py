@@ -42,16 +42,29 @@ def describe_ago(when: datetime.datetime | None, now: datetime.datetime) -> str:
     return f"{describe_span(now - when)} ago"
 
 
+def ttl_left(status: DeviceStatus, now: datetime.datetime) -> datetime.timedelta | None:
+    """How long the offline copy stays readable, counted at `now` (None: no sync yet).
+
+    Counted here rather than taken from the status, which was read a while
+    ago: the screen must not claim time the copy no longer has.
+    """
+    if status.last_sync_at is None or status.policies is None:
+        return status.ttl_left
+    days = datetime.timedelta(days=status.policies.offline_ttl_days)
+    return max(datetime.timedelta(0), status.last_sync_at + days - now)
+
+
 def sync_line(status: DeviceStatus | None, now: datetime.datetime) -> str:
     """One line: when the last sync was and how long the offline copy stays valid."""
     if status is None or not status.paired:
         return ""
     last = f"Last sync: {describe_ago(status.last_sync_at, now)}"
-    if status.ttl_left is None:
+    left = ttl_left(status, now)
+    if left is None:
         return f"{last} · sync to see your lists"
-    if status.ttl_left <= datetime.timedelta(0):
+    if left <= datetime.timedelta(0):
         return f"{last} · offline copy expired: sync now"
-    return f"{last} · offline copy valid for {describe_span(status.ttl_left)}"
+    return f"{last} · offline copy valid for {describe_span(left)}"
 
 
 class SyncScreen(Screen):
@@ -94,12 +107,13 @@ class SyncScreen(Screen):
         self.user.text = f"Mobile username: {status.username}"
         self.device_id.text = f"This phone: {status.device_id}"
         self.last_sync.text = f"Last sync: {describe_ago(status.last_sync_at, now)}"
-        if status.ttl_left is None:
+        left = ttl_left(status, now)
+        if left is None:
             ttl = "not synced yet"
-        elif status.ttl_left <= datetime.timedelta(0):
+        elif left <= datetime.timedelta(0):
             ttl = "expired: sync to see your lists again"
         else:
-            ttl = f"{describe_span(status.ttl_left)} left"
+            ttl = f"{describe_span(left)} left"
         days = status.policies.offline_ttl_days if status.policies else None
         self.ttl.text = f"Offline copy: {ttl}" + (
             f" (your organisation allows {_plural(days, 'day')})" if days else ""

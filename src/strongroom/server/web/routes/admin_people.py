@@ -278,8 +278,8 @@ def set_offline_ttl(
     """Override the offline time to live for one user (or inherit the global one)."""
     form = FormReader(data)
     choices = ["inherit"] + [str(d) for d in settings.TTL_CHOICES]
-    value = form.choice("offline_ttl_days", choices, default="")
-    if not value:
+    value = (form.raw("offline_ttl_days") or "").strip()
+    if value not in choices:
         form.error(
             "offline_ttl_days", "Choose the system default or 1, 3, 7, 14 or 30 days."
         )

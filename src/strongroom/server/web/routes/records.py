@@ -4,7 +4,6 @@ current TOTP code, add, edit and delete; and the password generator."""
 import logging
 from dataclasses import dataclass
 
-import pyotp
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
@@ -23,7 +22,7 @@ from strongroom.server.vault.models import (
     Record,
 )
 from strongroom.server.vault.service import GenericField, RecordInput, RecordView
-from strongroom.server.web import auth, generator
+from strongroom.server.web import generator, otp
 from strongroom.server.web.context import WebContext, form_data, set_flash, web_context
 from strongroom.server.web.forms import FormReader, error_for
 from strongroom.server.web.routes.common import USER_PAGES, ensure_level, see_other
@@ -47,35 +46,6 @@ FIELD_NAMES = {
     "OTP secret": "otp_secret",
     "expiry date": "expires_at",
 }
-
-
-# --- TOTP of a record ----------------------------------------------------------
-
-
-def normalise_otp_secret(raw: str) -> str:
-    """The base32 secret inside `raw` (an otpauth:// link or base32 text).
-
-    Raises ValueError when it is neither.
-    """
-    text = raw.strip()
-    if text.lower().startswith("otpauth://"):
-        parsed = pyotp.parse_uri(text)
-        secret = str(parsed.secret)
-    else:
-        secret = text.replace(" ", "").replace("-", "").upper()
-    # Decoding proves the text is base32; a code proves pyotp accepts it.
-    pyotp.TOTP(secret).now()
-    return secret
-
-
-def record_code(otp_secret: str) -> tuple[str, int] | None:
-    """The current code of a record's OTP secret and its seconds left."""
-    if not otp_secret:
-        return None
-    try:
-        return auth.current_code(normalise_otp_secret(otp_secret))
-    except (ValueError, TypeError):
-        return None
 
 
 # --- viewing -------------------------------------------------------------------
@@ -115,7 +85,7 @@ def _show(
         view = vault.read_record(
             session, ctx.actor, ctx.instance.cipher, record, reveal=reveal
         )
-        code = record_code(_otp_of(session, ctx, record))
+        code = otp.current(_otp_of(session, ctx, record))
         level = vault.effective_level(session, ctx.user_id, record.list_id)
         secret_flags = {
             "password": record.password_sealed is not None,
@@ -199,10 +169,10 @@ def otp_code(record_id: str, ctx: WebContext = Depends(web_context)) -> Response
     """The record's current TOTP code and seconds left (the countdown refreshes it)."""
     with ctx.db() as session:
         record = _record(session, ctx, record_id, Level.VIEW)
-        code = record_code(_otp_of(session, ctx, record))
+        code = otp.current(_otp_of(session, ctx, record))
     if code is None:
         return JSONResponse({"code": None, "remaining": 0}, status_code=404)
-    return JSONResponse({"code": code[0], "remaining": code[1]})
+    return JSONResponse({"code": code[0], "remaining": code[1], "period": code[2]})
 
 
 # --- add and edit --------------------------------------------------------------
@@ -233,8 +203,8 @@ def read_record_form(raw: FormData) -> RecordForm:
     )
     if data.otp_secret:
         try:
-            normalise_otp_secret(data.otp_secret)
-        except (ValueError, TypeError):
+            otp.check(data.otp_secret)
+        except ValueError:
             form.error(
                 "otp_secret",
                 "The OTP secret must be base32 (letters A-Z and digits 2-7) or an "

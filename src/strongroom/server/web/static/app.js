@@ -86,7 +86,8 @@
   // TOTP countdown: tick every second, fetch a fresh code when it runs out.
   var otp = document.getElementById("otp");
   if (otp) {
-    var remaining = parseInt(otp.getAttribute("data-remaining"), 10) || 30;
+    var period = parseInt(otp.getAttribute("data-period"), 10) || 30;
+    var remaining = parseInt(otp.getAttribute("data-remaining"), 10) || period;
     var codeEl = document.getElementById("otp-code");
     var progress = document.getElementById("otp-progress");
     var label = document.getElementById("otp-remaining");
@@ -95,14 +96,15 @@
         credentials: "same-origin", headers: { "Accept": "application/json" }
       }).then(function (r) { return r.json(); }).then(function (data) {
         if (data.code) {
-          codeEl.textContent = data.code.slice(0, 3) + " " + data.code.slice(3);
+          var half = Math.floor(data.code.length / 2);
+          codeEl.textContent = data.code.slice(0, half) + " " + data.code.slice(half);
           remaining = data.remaining;
         }
       });
     };
     window.setInterval(function () {
       remaining -= 1;
-      if (remaining <= 0) { remaining = 30; refresh(); }
+      if (remaining <= 0) { remaining = period; refresh(); }
       progress.value = remaining;
       label.textContent = remaining + " s left";
     }, 1000);

@@ -1,0 +1,113 @@
+"""Users, groups and memberships as services: names, duplicates, audit, access."""
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strongroom.server.accounts import service as accounts
+from strongroom.server.audit.models import AuditEvent
+from strongroom.server.core import counters
+from strongroom.server.core.actor import PLATFORM_WEB, Actor
+from strongroom.server.core.errors import (
+    AlreadyExists,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from strongroom.server.core.instance import Instance, operator
+
+OP = operator()
+
+# (name as typed, --domain, expected qualified name)
+NAMES = [
+    ("alice", None, "alice"),
+    ("corp\\bob", None, "CORP\\bob"),
+    ("carol", "hq", "HQ\\carol"),
+]
+
+
+def test_users_are_named_as_typed_and_found_again(
+    instance: Instance, session: Session
+) -> None:
+    """Local and directory names (`DOMAIN\\name`, or --domain) are stored with
+    an upper-case domain and found by their qualified name."""
+    for typed, domain, qualified in NAMES:
+        user = accounts.create_user(
+            session, OP, typed, password="long-enough-pw-1", domain=domain
+        )
+        assert user.qualified_name == qualified
+        assert accounts.find_user(session, qualified).id == user.id
+    with pytest.raises(NotFound):
+        accounts.find_user(session, "bob")
+
+
+# (name, password, the error, its field)
+REFUSED = [
+    ("alice", "long-enough-pw-2", AlreadyExists, None),
+    ("", "long-enough-pw-2", ValidationError, "login name"),
+    ("n" * 101, "long-enough-pw-2", ValidationError, "login name"),
+    ("bad/name", "long-enough-pw-2", ValidationError, "login name"),
+    ("dave", "short", ValidationError, "password"),
+    ("dave", "aaaaaaaaaaaaaaa", ValidationError, "password"),
+]
+
+
+def test_bad_users_are_refused_naming_the_field(session: Session) -> None:
+    """Duplicates, empty or long names, separators and weak passwords are refused."""
+    accounts.create_user(session, OP, "alice", password="long-enough-pw-1")
+    for name, password, error, field in REFUSED:
+        with pytest.raises(error) as caught:
+            accounts.create_user(session, OP, name, password=password)
+        if field is not None:
+            assert caught.value.field == field, name  # type: ignore[attr-defined]
+    assert [u.login_name for u in accounts.list_users(session)] == ["admin", "alice"]
+
+
+def test_disabling_is_audited_and_changes_access(session: Session) -> None:
+    """Disabling bumps the access counter (phones must drop records) and is
+    audited; disabling twice changes nothing."""
+    user = accounts.create_user(session, OP, "erin", password="long-enough-pw-1")
+    before = counters.current(session, counters.ACCESS)
+    accounts.set_active(session, OP, user, False)
+    accounts.set_active(session, OP, user, False)
+    assert counters.current(session, counters.ACCESS) == before + 1
+    types = session.scalars(
+        select(AuditEvent.event_type).where(AuditEvent.target_id == user.id)
+    ).all()
+    assert types == ["user.created", "user.disabled"]
+
+
+def test_groups_and_members(session: Session) -> None:
+    """Group names are unique; add/remove report whether anything changed."""
+    group = accounts.create_group(session, OP, "Ops")
+    with pytest.raises(AlreadyExists):
+        accounts.create_group(session, OP, "Ops")
+    user = accounts.create_user(session, OP, "fred", password="long-enough-pw-1")
+    assert accounts.add_member(session, OP, group, user) is True
+    assert accounts.add_member(session, OP, group, user) is False
+    assert [(g.name, n) for g, n in accounts.list_groups(session)] == [("Ops", 1)]
+    assert accounts.remove_member(session, OP, group, user) is True
+    assert accounts.remove_member(session, OP, group, user) is False
+    assert accounts.members(session, group) == []
+
+
+def test_only_admins_manage_accounts(session: Session) -> None:
+    """A signed-in user who is not an admin may not create users or groups, nor
+    set another user's password, but may set their own."""
+    user = accounts.create_user(session, OP, "gina", password="long-enough-pw-1")
+    other = accounts.create_user(session, OP, "hank", password="long-enough-pw-1")
+    actor = Actor(user_id=user.id, name="gina", platform=PLATFORM_WEB)
+    with pytest.raises(PermissionDenied):
+        accounts.create_user(session, actor, "ivan", password="long-enough-pw-1")
+    with pytest.raises(PermissionDenied):
+        accounts.create_group(session, actor, "G")
+    with pytest.raises(PermissionDenied):
+        accounts.set_password(session, actor, other, "another-password-1")
+    accounts.set_password(session, actor, user, "another-password-1")
+
+
+def test_unknown_feature_is_refused(session: Session) -> None:
+    """Only the features Strongroom has can be granted."""
+    group = accounts.create_group(session, OP, "G")
+    with pytest.raises(ValidationError, match="unknown feature"):
+        accounts.grant_feature(session, OP, "teleport", group=group)

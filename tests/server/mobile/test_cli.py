@@ -1,0 +1,166 @@
+"""The `strongroom mobile ...` commands, through the real command line parser."""
+
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+from typer.testing import CliRunner, Result
+
+from strongroom.protocol.qr import PairingPayload
+from strongroom.server.cli.common import STATE
+from strongroom.server.cli.main import app
+from strongroom.server.core.config import Settings
+from strongroom.server.core.errors import StrongroomError
+from strongroom.server.mobile import pairing
+from strongroom.server.mobile.models import Device, MobileCredential
+from tests.server.mobile.helpers import MASTER_PASSWORD, WEB_PASSWORD, Phone, World
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[CliRunner, list[str]]]:
+    """A runner and the leading arguments naming the test instance."""
+    if settings.database_url:
+        monkeypatch.setenv("STRONGROOM_DATABASE_URL", settings.database_url)
+    yield CliRunner(), ["--data-dir", str(settings.data_dir)]
+    STATE.close()
+
+
+def _run(
+    cli: tuple[CliRunner, list[str]], *args: str, stdin: str | None = None
+) -> Result:
+    runner, base = cli
+    result = runner.invoke(app, [*base, *args], input=stdin)
+    STATE.close()
+    return result
+
+
+def _generation(world: World) -> int:
+    with world.session() as session:
+        row = session.get(MobileCredential, world.alice_id)
+        assert row is not None
+        return row.generation
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("short", "at least 12 characters"),
+        (WEB_PASSWORD, "differ from the web password"),
+    ],
+    ids=["too short", "same as web password"],
+)
+def test_set_password_refuses_weak_or_reused(
+    cli: tuple[CliRunner, list[str]], world: World, password: str, problem: str
+) -> None:
+    """The command refuses a weak master password or the web password."""
+    before = _generation(world)
+    result = _run(
+        cli,
+        "mobile",
+        "set-password",
+        "alice",
+        "--password-stdin",
+        stdin=password + "\n",
+    )
+    assert isinstance(result.exception, StrongroomError)
+    assert problem in result.exception.message
+    assert _generation(world) == before
+
+
+def test_set_password_and_clear(cli: tuple[CliRunner, list[str]], world: World) -> None:
+    """Setting moves the generation on; clearing revokes devices."""
+    before = _generation(world)
+    result = _run(
+        cli,
+        "mobile",
+        "set-password",
+        "alice",
+        "--password-stdin",
+        stdin="brand-new-master-77\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "set" in result.output
+    assert _generation(world) == before + 1
+
+    result = _run(cli, "mobile", "clear", "alice")
+    assert result.exit_code == 0, result.output
+    assert "0 device(s) revoked" in result.output
+    assert _generation(world) == before + 2
+
+
+def test_qr_png_decodes_to_the_pairing_uri(
+    cli: tuple[CliRunner, list[str]], world: World, tmp_path: Path
+) -> None:
+    """`mobile qr --png/--svg` writes private files; the PNG scans back to a
+    payload that pairs."""
+    png, svg = tmp_path / "alice.png", tmp_path / "alice.svg"
+    result = _run(cli, "mobile", "qr", "alice", "--png", str(png), "--svg", str(svg))
+    assert result.exit_code == 0, result.output
+
+    assert stat.S_IMODE(png.stat().st_mode) == 0o600
+    assert svg.read_text().lstrip().startswith("<?xml")
+    decoded = zxingcpp.read_barcodes(Image.open(png))
+    assert len(decoded) == 1
+    payload = PairingPayload.from_uri(decoded[0].text)
+    assert (payload.username, payload.instance_id) == ("alice", world.qr.instance_id)
+
+    phone = Phone.new()
+    paired = pairing.pair(
+        world.instance, phone.pair_request(payload, MASTER_PASSWORD), ip=None
+    )
+    assert paired.device_id
+
+
+def test_qr_in_terminal(cli: tuple[CliRunner, list[str]], world: World) -> None:
+    """Without a file option the QR code is drawn in the terminal."""
+    result = _run(cli, "mobile", "qr", "alice")
+    assert result.exit_code == 0, result.output
+    assert "█" in result.output or "▀" in result.output
+
+
+def test_devices_revoke_wipe_and_regenerate(
+    cli: tuple[CliRunner, list[str]], world: World
+) -> None:
+    """Devices are listed as JSON; revoke and wipe change their status."""
+    ids = []
+    for _ in range(2):
+        phone = Phone.new()
+        ids.append(
+            pairing.pair(
+                world.instance, phone.pair_request(world.qr), ip=None
+            ).device_id
+        )
+
+    listed = json.loads(_run(cli, "mobile", "devices", "alice", "--json").output)
+    assert sorted(d["id"] for d in listed) == sorted(ids)
+    assert {d["status"] for d in listed} == {"active"}
+    assert {"last_sync_at", "last_failure_reason"} <= set(listed[0])
+
+    assert "revoked" in _run(cli, "mobile", "revoke", ids[0]).output
+    assert "wipe_requested" in _run(cli, "mobile", "wipe", ids[1]).output
+    with world.session() as session:
+        statuses = {session.get(Device, i).status for i in ids}  # type: ignore[union-attr]
+    assert statuses == {"revoked", "wipe_requested"}
+
+    result = _run(cli, "mobile", "revoke", "no-such-device")
+    assert isinstance(result.exception, StrongroomError)
+
+    result = _run(cli, "mobile", "regenerate-pairing-secret")
+    assert "earlier QR codes no longer pair" in result.output
+    table = _run(cli, "mobile", "devices")
+    assert table.exit_code == 0 and "alice" in table.output
+
+
+def test_appserver_needs_cert_and_key_together(
+    cli: tuple[CliRunner, list[str]], world: World, tmp_path: Path
+) -> None:
+    """`appserver --cert` without `--key` is a usage error, before serving."""
+    result = _run(cli, "appserver", "--cert", str(tmp_path / "c.pem"))
+    assert isinstance(result.exception, StrongroomError)
+    assert "--cert and --key" in result.exception.message
