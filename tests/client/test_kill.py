@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from strongroom.client import state as device_state
+from strongroom.client.cache import CacheStore
 from strongroom.client.config import ClientSettings
 from strongroom.client.device import Device
 from strongroom.client.keystore import MemoryKeystore
@@ -28,19 +30,27 @@ RUNS = int(os.environ.get("STRONGROOM_KILL_RUNS", "20"))
 BULK = 1500
 
 
-def _held_ids(home: Path) -> frozenset[str]:
-    device = Device(ClientSettings(home=home), keystore=MemoryKeystore())
-    with device.unlock(MASTER_PASSWORD) as vault_:
-        check = vault_.store.conn.execute("PRAGMA integrity_check").fetchone()[0]
-        assert check == "ok"
-        rows = vault_.store.conn.execute("SELECT id FROM records").fetchall()
+def _held_ids(home: Path, key: bytes) -> frozenset[str]:
+    """Open the cache as the app would (key known from pairing: no Argon2 here)."""
+    store = CacheStore.open(home / "cache.sqlite3")
+    try:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        state = device_state.load(store, key)
+        ids = set()
         # Every row must open: a torn write would fail authentication here.
-        vault_.records() if vault_.expired() is None else None
-        return frozenset(r[0] for r in rows)
+        for record_id, blob in store.summary_rows():
+            store.open_json(key, blob, store.aad("records", record_id, "summary"))
+            ids.add(record_id)
+        assert state.cursor is not None
+        return frozenset(ids)
+    finally:
+        store.close()
 
 
 def _server_ids(org: Org) -> frozenset[str]:
-    return frozenset(org.phone_view())
+    with org.session() as session:
+        user = org.alice(session)
+        return frozenset(r.id for r in vault.records_for_phone(session, user))
 
 
 def _start_sync(home: Path) -> subprocess.Popen[bytes]:
@@ -76,7 +86,8 @@ def test_sigkill_during_sync_leaves_old_or_new_state(
         device = Device(ClientSettings(home=home), keystore=MemoryKeystore())
         with device.pair(org.qr(), MASTER_PASSWORD) as opened:
             opened.sync()
-        old = _held_ids(home)
+            key = opened.key
+        old = _held_ids(home, key)
         assert old == _server_ids(org)
 
         # A baseline run tells how long a whole sync takes from process start.
@@ -86,7 +97,7 @@ def test_sigkill_during_sync_leaves_old_or_new_state(
         started = time.monotonic()
         assert _start_sync(home).wait(120) == 0
         duration = time.monotonic() - started
-        old = _held_ids(home)
+        old = _held_ids(home, key)
         assert old == _server_ids(org)
 
         killed = 0
@@ -103,11 +114,11 @@ def test_sigkill_during_sync_leaves_old_or_new_state(
                 child.send_signal(signal.SIGKILL)
                 killed += 1
             child.wait(60)
-            held = _held_ids(home)
+            held = _held_ids(home, key)
             assert held in (old, new), "the cache holds a state that is neither old nor new"
             old = held
         assert killed >= RUNS // 3, f"only {killed} of {RUNS} runs were killed mid-way"
 
         # And the next sync repairs whatever the kills left behind.
         assert _start_sync(home).wait(120) == 0
-        assert _held_ids(home) == _server_ids(org)
+        assert _held_ids(home, key) == _server_ids(org)

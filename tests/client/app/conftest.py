@@ -200,6 +200,7 @@ class Harness:
 
     def press(self, button: toga.Button) -> None:
         """Tap a button the person can see and tap, then let the work finish."""
+        assert button in _walk(self.app.current.root), f"{button.text!r} is elsewhere"
         assert is_visible(button), f"{button.text!r} is not on screen"
         assert button.enabled, f"{button.text!r} is disabled"
         button._impl.simulate_press()
@@ -207,6 +208,7 @@ class Harness:
 
     def type(self, widget: toga.TextInput, text: str) -> None:
         """Type into an input the person can see."""
+        assert widget in _walk(self.app.current.root), "the input is elsewhere"
         assert is_visible(widget), "the input is not on screen"
         widget.value = text
         self.settle()

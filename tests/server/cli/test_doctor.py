@@ -1,12 +1,14 @@
 """`strongroom doctor mobile|server` and `mobile query-pin`, as a user runs them."""
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import update
 
 from strongroom.crypto import passwords
 from strongroom.crypto.certificates import make_self_signed
@@ -14,7 +16,8 @@ from strongroom.server.appserver.app import create_appserver_app
 from strongroom.server.appserver.runner import RunningServer, run_in_thread
 from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.config import Settings
-from strongroom.server.core.instance import Instance
+from strongroom.server.core.instance import Instance, initialise
+from strongroom.server.settings.models import SystemSetting
 from tests.server.cli.conftest import STRONGROOM_BIN, Cli
 from tests.server.doctor.conftest import (
     HttpPhone,
@@ -192,67 +195,80 @@ def test_query_pin_stores_what_openssl_computes(
 
 
 @pytest.mark.parametrize(
-    ("url", "message"),
+    ("url", "message", "fix"),
     [
-        ("https://vault.strongroom.invalid:9443", "does not resolve"),
-        ("https://127.0.0.1:{closed}", "refused the connection"),
+        ("https://vault.strongroom.invalid:9443", "does not resolve", "DNS"),
+        (
+            "https://127.0.0.1:{closed}",
+            "refused the connection",
+            "strongroom appserver",
+        ),
+        ("", "no App Server URL is set", "settings set app_server_url"),
     ],
 )
-def test_query_pin_failure_is_one_line(
-    subprocess_env: dict[str, str],
-    opened: Instance,
-    closed_port: int,
-    url: str,
-    message: str,
+def test_query_pin_failure_names_the_step(
+    cli: Cli, opened: Instance, closed_port: int, url: str, message: str, fix: str
 ) -> None:
-    """The real command says which step failed, in one line and a fix, no traceback."""
+    """query-pin says which step failed and how to fix it, and stores nothing."""
     set_url(opened, url.format(closed=closed_port))
-    before = json.dumps(opened.settings.model_dump(mode="json"))
-    result = subprocess.run(
-        [str(STRONGROOM_BIN), "mobile", "query-pin", "--timeout", "1"],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    before = cli("settings", "get", "app_server_pin", "--json").stdout
+    result = cli("mobile", "query-pin", "--timeout", "1")
+    assert result.exit_code == 1
+    error, hint = result.stderr.strip().splitlines()
+    assert error.startswith("error: ") and message in error
+    assert hint.startswith("  fix: ") and fix in hint
+    assert cli("settings", "get", "app_server_pin", "--json").stdout == before
+
+
+def test_real_entry_point_prints_lines_not_tracebacks(tmp_path: Path) -> None:
+    """The installed `strongroom` prints one error line for an unknown user or an
+    unresolvable App Server, and a FAIL line for a malformed URL; no traceback.
+
+    Runs once, on an instance of its own: what is tested is the entry point's
+    error handling, which does not depend on the database.
+    """
+    settings = Settings(data_dir=tmp_path / "own", environment="test")
+    initialise(settings, admin_name="admin", admin_password="own-admin-password-1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+    env.update(
+        STRONGROOM_DATA_DIR=str(settings.data_dir), STRONGROOM_ENVIRONMENT="test"
     )
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: ") and message in lines[0]
-    assert lines[1].startswith("  fix: ")
-    assert "Traceback" not in result.stderr
-    assert json.dumps(opened.settings.model_dump(mode="json")) == before
+    own = Instance.open(settings)
 
-
-def test_unknown_user_and_malformed_url_are_clear(
-    subprocess_env: dict[str, str], opened: Instance
-) -> None:
-    """An unknown user is one error line; a malformed URL a FAIL line; no traceback."""
-    unknown = subprocess.run(
-        [str(STRONGROOM_BIN), "doctor", "mobile", "nobody"],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert unknown.returncode == 1
-    assert unknown.stderr.startswith("error: there is no user called 'nobody'")
-    assert "Traceback" not in unknown.stderr
-
-    with opened.db.session() as session:
-        from sqlalchemy import text
-
-        session.execute(
-            text("UPDATE system_settings SET value = :v WHERE key = 'app_server_url'"),
-            {"v": json.dumps("htps:/nowhere")},
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(STRONGROOM_BIN), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
-        make_phone_user(session, opened.cipher)
-    malformed = subprocess.run(
-        [str(STRONGROOM_BIN), "doctor", "mobile", "alice"],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    try:
+        unknown = run("doctor", "mobile", "nobody")
+        set_url(own, "https://vault.strongroom.invalid:9443")
+        unresolvable = run("mobile", "query-pin", "--timeout", "1")
+        with own.db.session() as session:
+            session.execute(
+                update(SystemSetting)
+                .where(SystemSetting.key == "app_server_url")
+                .values(value="htps:/nowhere")
+            )
+            make_phone_user(session, own.cipher)
+        malformed = run("doctor", "mobile", "alice")
+    finally:
+        own.close()
+
+    assert unknown.returncode == 1
+    assert unknown.stderr.splitlines() == [
+        "error: there is no user called 'nobody'",
+        "  fix: `strongroom user list` shows the users",
+    ]
+    assert unresolvable.returncode == 1
+    error, hint = unresolvable.stderr.splitlines()
+    assert error.startswith("error: the name vault.strongroom.invalid does not resolve")
+    assert hint.startswith("  fix: check the host name in the App Server URL")
     assert malformed.returncode == 1
     assert " FAIL  The App Server URL is not a valid https URL" in malformed.stdout
-    assert "Traceback" not in malformed.stdout + malformed.stderr
+    for result in (unknown, unresolvable, malformed):
+        assert "Traceback" not in result.stdout + result.stderr

@@ -78,9 +78,15 @@ class Served:
         return f"https://{host}:{self.port}"
 
 
-def _handler(status: int, body: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    status: int, body: dict[str, Any], release: threading.Event | None
+) -> type[BaseHTTPRequestHandler]:
     class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if release is not None:
+                # A server that completes TLS and then never answers HTTP.
+                release.wait(30)
+                return
             payload = json.dumps(body).encode()
             self.send_response(status if self.path == "/health" else 404)
             self.send_header("Content-Type", "application/json")
@@ -111,16 +117,25 @@ def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start HTTPS servers presenting a given certificate; all stop at teardown."""
+    """Start HTTPS servers presenting a given certificate; all stop at teardown.
+
+    With `hang=True` the server completes the TLS handshake and never answers.
+    """
     servers: list[ThreadingHTTPServer] = []
+    release = threading.Event()
 
     def start(
-        pair: CertificatePair, *, status: int = 200, body: dict[str, Any] | None = None
+        pair: CertificatePair,
+        *,
+        status: int = 200,
+        body: dict[str, Any] | None = None,
+        hang: bool = False,
     ) -> Served:
         cert, key = write_pair(tmp_path, pair, f"server{len(servers)}")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(status, body or {}))
+        handler = _handler(status, body or {}, release if hang else None)
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         httpd.daemon_threads = True
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -128,6 +143,7 @@ def tls_server(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         return Served(port=httpd.server_address[1], cert_pem=pair.cert_pem)
 
     yield start
+    release.set()
     for httpd in servers:
         httpd.shutdown()
         httpd.server_close()

@@ -84,3 +84,27 @@ def test_report_document_shape() -> None:
     report.checks.append(Check("pin", "Pin", Status.FAIL, {}, "query it"))
     assert report.ok is False
     assert report.get("pin").fix == "query it"
+
+
+def test_per_address_outcomes_combine_to_the_worst() -> None:
+    """With several addresses the worst outcome speaks, and each is listed."""
+    from strongroom.server.doctor.network import _combine, _Seen
+
+    check = _combine(
+        "pin",
+        "Live public-key pin equals the stored pin",
+        [
+            _Seen("10.0.0.5", Status.PASS, {"live_pin": "A"}),
+            _Seen("10.0.0.6", Status.FAIL, {"live_pin": "B"}, "fix node 2"),
+        ],
+    )
+    assert check.status is Status.FAIL
+    assert check.fix == "fix node 2"
+    assert check.evidence == {
+        "address": "10.0.0.6",
+        "live_pin": "B",
+        "per_address": [
+            {"address": "10.0.0.5", "status": "pass", "live_pin": "A"},
+            {"address": "10.0.0.6", "status": "fail", "live_pin": "B"},
+        ],
+    }

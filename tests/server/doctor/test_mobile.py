@@ -5,6 +5,11 @@ answering /health like an App Server would; test_appserver.py runs the real
 App Server for the health, instance and healthy cases.
 """
 
+import datetime
+import json
+import socket
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +23,11 @@ from strongroom.server.accounts.models import User
 from strongroom.server.core.db import utcnow
 from strongroom.server.core.errors import NotFound
 from strongroom.server.core.instance import Instance, operator
+from strongroom.server.doctor.probe import NetworkProbe
 from strongroom.server.doctor.report import Report, Status
 from strongroom.server.doctor.service import diagnose_mobile
 from strongroom.server.mobile import service as mobile
+from strongroom.server.mobile.models import MobileCredential
 from strongroom.server.settings import service as settings_service
 from strongroom.server.settings.models import SystemSetting
 from strongroom.server.vault import service as vault
@@ -479,3 +486,109 @@ def test_localhost_name_resolves(
     assert (
         report.get("health").evidence["url"] == f"https://{host}:{served.port}/health"
     )
+
+
+def test_health_that_never_answers_times_out(
+    instance: Instance,
+    phone_user: Callable[..., User],
+    tls_server: Callable[..., Served],
+) -> None:
+    """A server that completes TLS and never answers HTTP: health says timed out."""
+    pair = instance_pair(instance)
+    served = tls_server(pair, hang=True)
+    set_url(instance, served.url())
+    phone_user()
+    report = diagnose_mobile(instance, "alice", timeout=0.5)
+    health = report.get("health")
+    assert health.status is Status.FAIL
+    assert health.evidence["error_kind"] == "timeout"
+    assert "did not answer GET /health within 0.5 s" in health.evidence["error"]
+    assert report.get("pin").status is Status.PASS
+    assert report.get("same_instance").status is Status.SKIPPED
+
+
+class OneMoreAddress(NetworkProbe):
+    """The real network, except that DNS also returns a second loopback address
+    where nothing listens (as a name with a dead second node would)."""
+
+    def resolve(self, host: str, port: int, *, timeout: float) -> list[str]:
+        return [*super().resolve(host, port, timeout=timeout), "127.0.0.2"]
+
+
+def test_every_address_is_checked(
+    instance: Instance,
+    phone_user: Callable[..., User],
+    app_server_like: Callable[..., Served],
+) -> None:
+    """The TCP step tries every address; the dead one fails it, the live one goes on."""
+    host = loopback_name()
+    served = app_server_like(instance_pair(instance), host=host)
+    phone_user()
+    report = diagnose_mobile(instance, "alice", timeout=FAST, probe=OneMoreAddress())
+
+    assert report.get("dns").evidence["addresses"] == ["127.0.0.1", "127.0.0.2"]
+    tcp = report.get("tcp_port")
+    assert tcp.status is Status.FAIL
+    assert tcp.title == f"TCP port {served.port} not reachable on 127.0.0.2"
+    assert [row["open"] for row in tcp.evidence["addresses"]] == [True, False]
+    assert report.get("tls_handshake").status is Status.PASS
+    assert report.get("tls_handshake").evidence["address"] == "127.0.0.1"
+    assert report.get("health").status is Status.PASS
+
+
+def test_dns_that_hangs_times_out(
+    instance: Instance, phone_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resolver that never answers: the DNS step gives up in time and says so."""
+    stuck = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "vault.example.com":
+            stuck.wait(10)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    set_url(instance, "https://vault.example.com:9443")
+    phone_user()
+    started = time.monotonic()
+    try:
+        report = diagnose_mobile(instance, "alice", timeout=0.5)
+    finally:
+        stuck.set()
+    assert time.monotonic() - started < 5
+    dns = report.get("dns")
+    assert dns.status is Status.FAIL
+    assert dns.evidence["error_kind"] == "timeout"
+    assert (
+        dns.evidence["error"]
+        == "the DNS lookup of vault.example.com timed out after 0.5 s"
+    )
+    assert report.get("tcp_port").status is Status.SKIPPED
+
+
+def test_report_is_plain_json(
+    instance: Instance, phone_user: Callable[..., User], closed_port: int
+) -> None:
+    """The document serialises without help: every evidence value is JSON."""
+    set_url(instance, f"https://127.0.0.1:{closed_port}")
+    phone_user()
+    document = diagnose_mobile(instance, "alice", timeout=FAST).to_dict()
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_locked_out_user_warns(
+    instance: Instance, phone_user: Callable[..., User]
+) -> None:
+    """A user locked out after wrong master passwords gets a warning with the time."""
+    user = phone_user()
+    until = utcnow() + datetime.timedelta(minutes=15)
+    with instance.db.session() as session:
+        credential = session.get(MobileCredential, user.id)
+        assert credential is not None
+        credential.failed_attempts = 5
+        credential.locked_until = until
+    check = diagnose_mobile(instance, "alice", timeout=FAST).get("master_password")
+    assert check.status is Status.WARN
+    assert check.evidence["locked_until"] == until.isoformat()
+    assert until.isoformat() in (check.fix or "")

@@ -156,6 +156,8 @@ def test_admin_and_user_flows_end_to_end(
     Mobile Access No (no tick), bulk-enables Mobile Access (tick); the user
     sets a master password, the QR code on the page is decoded from a
     screenshot and pairs a real device, which syncs the list."""
+    from playwright.sync_api import expect
+
     web, _app_server = servers
     base = web.url
     ids = _org(instance)
@@ -204,9 +206,7 @@ def test_admin_and_user_flows_end_to_end(
     page.goto(f"{base}/records/{ids['web1']}")
     assert page.inner_text("#value-password").startswith("•")
     page.click("#reveal-form button")
-    page.wait_for_function(
-        "document.getElementById('value-password').textContent === 'w3b-one-pass'"
-    )
+    expect(page.locator("#value-password")).to_have_text("w3b-one-pass")
     assert page.url.endswith(f"/records/{ids['web1']}")
     assert re.fullmatch(r"\d{3} \d{3}", page.inner_text("#otp-code"))
 
@@ -281,6 +281,13 @@ PAGES = [
 ]
 
 
+# The elements sticking out on the right, to name the culprit of an overflow.
+WIDEST = """() => Array.from(document.querySelectorAll('body *'))
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 5)
+  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
 def _screenshot_every_page(browser: object, base: str, ids: dict[str, str]) -> None:
     """Full-page screenshots of every page at 1280 and 390 pixels wide; on the
     phone width no page may scroll sideways."""
@@ -307,7 +314,8 @@ def _screenshot_every_page(browser: object, base: str, ids: dict[str, str]) -> N
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"
                 )
                 assert overflow <= 1, (
-                    f"{name} scrolls sideways by {overflow}px on a phone"
+                    f"{name} scrolls sideways by {overflow}px on a phone: "
+                    + str(page.evaluate(WIDEST))
                 )
         for page in pages.values():
             page.context.close()

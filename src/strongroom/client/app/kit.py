@@ -135,14 +135,14 @@ class Busy:
             self.bar.max = None  # indeterminate until a fraction is known
             children.insert(0, self.bar)
         self.widget = column(*children, gap=2)
-        self.widget.style.visibility = "hidden"
+        set_visible(self.widget, False)
         self.running = False
 
     def start(self, message: str) -> None:
         """Show the indicator with `message`."""
         self.running = True
         self.label.text = message
-        self.widget.style.visibility = "visible"
+        set_visible(self.widget, True)
         if self.bar is not None:
             self.bar.max = None
             self.bar.start()
@@ -164,7 +164,7 @@ class Busy:
         if self.bar is not None:
             self.bar.stop()
         self.label.text = ""
-        self.widget.style.visibility = "hidden"
+        set_visible(self.widget, False)
 
 
 class Choice:
@@ -240,5 +240,10 @@ class Choice:
 
 
 def set_visible(widget: toga.Widget, visible: bool) -> None:
-    """Show or hide `widget` (hidden widgets keep no space: `display: none`)."""
+    """Show or hide `widget`; a hidden one takes no space.
+
+    `display: none` frees the space; `visibility: hidden` is what the
+    Textual backend obeys (it draws widgets of zero size otherwise).
+    """
     widget.style.display = "pack" if visible else "none"
+    widget.style.visibility = "visible" if visible else "hidden"

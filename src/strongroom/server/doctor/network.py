@@ -56,7 +56,6 @@ TITLES = {
     "health": "App Server /health answers 200 and reaches the database",
     "same_instance": "App Server belongs to this instance",
 }
-ORDER = list(TITLES)
 
 
 @dataclass(frozen=True)
@@ -160,9 +159,8 @@ def check_dns(probe: Probe, path: _Path, timeout: float) -> Check:
         started = _now()
         path.addresses = probe.resolve(target.host, target.port, timeout=timeout)
     except ProbeFailed as exc:
-        return Check(
-            "dns", title, Status.FAIL, {"host": target.host, **_failed(exc)}, exc.hint
-        )
+        evidence = {"host": target.host, **_failed(exc)}
+        return Check("dns", title, Status.FAIL, evidence, _sentence(exc))
     evidence = {
         "host": target.host,
         "addresses": path.addresses,
@@ -210,8 +208,15 @@ def check_tls(probe: Probe, path: _Path, timeout: float) -> Check:
         except ProbeFailed as exc:
             seen.append(_Seen(address, Status.FAIL, _failed(exc), _sentence(exc)))
             continue
+        try:
+            info = inspect_der(answer.cert_der)
+        except ValueError as exc:
+            error = {"error": f"the certificate cannot be read: {exc}"}
+            fix = "The App Server presents a certificate that cannot be parsed."
+            seen.append(_Seen(address, Status.FAIL, error, fix))
+            continue
         path.tls[address] = answer
-        path.certs[address] = inspect_der(answer.cert_der)
+        path.certs[address] = info
         evidence = {
             "protocol": answer.protocol,
             "cipher": answer.cipher,
@@ -221,6 +226,8 @@ def check_tls(probe: Probe, path: _Path, timeout: float) -> Check:
     check = _combine("tls_handshake", TITLES["tls_handshake"], seen)
     if check.status is Status.PASS:
         check.title = f"TLS handshake ({check.evidence['protocol']})"
+    else:
+        check.title = f"TLS handshake failed on {check.evidence['address']}"
     return check
 
 
@@ -338,7 +345,15 @@ def check_health(probe: Probe, path: _Path, timeout: float) -> Check:
         if isinstance(body, dict):
             path.health[address] = (answer.status, body)
         seen.append(_health_verdict(address, url, answer, body))
-    return _combine("health", TITLES["health"], seen)
+    check = _combine("health", TITLES["health"], seen)
+    if check.status is Status.FAIL:
+        status = check.evidence.get("http_status")
+        check.title = (
+            f"App Server /health answered HTTP {status}"
+            if status
+            else "App Server /health did not answer"
+        )
+    return check
 
 
 def _body(answer: HttpAnswer) -> Any:

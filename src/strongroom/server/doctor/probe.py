@@ -386,7 +386,15 @@ def query_pin(
     target = parse_target(url)
     addresses = probe.resolve(target.host, target.port, timeout=timeout)
     answer = first_handshake(probe, target, addresses, timeout=timeout)
-    info = inspect_der(answer.cert_der)
+    try:
+        info = inspect_der(answer.cert_der)
+    except ValueError as exc:
+        raise ProbeFailed(
+            "tls",
+            f"the certificate at {_where(answer.address, target.port)} cannot be "
+            f"read ({exc})",
+            address=answer.address,
+        ) from None
     now = utcnow()
 
     if not info.names_host(target.host):

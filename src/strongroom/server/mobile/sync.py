@@ -226,15 +226,12 @@ def _rotate_credential(
 def _retire(
     session: Session, device_id: str, hashed: str, reason: str, now: datetime.datetime
 ) -> None:
-    if session.get(RetiredDeviceCredential, hashed) is None:
-        session.add(
-            RetiredDeviceCredential(
-                credential_hash=hashed,
-                device_id=device_id,
-                reason=reason,
-                retired_at=now,
-            )
+    # A hash is retired at most once: it stops being current or pending here.
+    session.add(
+        RetiredDeviceCredential(
+            credential_hash=hashed, device_id=device_id, reason=reason, retired_at=now
         )
+    )
 
 
 def _cursor_kind(state: DeviceSyncState | None, cursor: str | None) -> str | None:

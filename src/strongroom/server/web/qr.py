@@ -12,8 +12,17 @@ def svg(text: str, *, title: str, scale: int = 5) -> Markup:
     correction M survives a phone camera's glare on a monitor.
     """
     code = segno.make(text, error="m", micro=False)
+    # A viewBox instead of a fixed size, so CSS can scale the code to the
+    # screen without cropping its quiet zone.
     markup = code.svg_inline(
-        scale=scale, border=4, dark="#000", light="#fff", title=title, svgclass="qr"
+        scale=scale,
+        border=4,
+        dark="#000",
+        light="#fff",
+        title=title,
+        svgclass="qr",
+        omitsize=True,
     )
     # segno escapes the title; the rest is numbers and path data it made.
-    return Markup(markup.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704
+    markup = markup.replace("<svg ", '<svg role="img" shape-rendering="crispEdges" ', 1)
+    return Markup(markup)  # noqa: S704

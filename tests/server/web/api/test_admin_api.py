@@ -1,6 +1,6 @@
 """Users, groups, feature access and the audit log through the REST API."""
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi.testclient import TestClient
 
@@ -131,4 +131,4 @@ def test_audit_query_filters_and_chain(
 
 def test_audit_platform_filter_knows_every_platform() -> None:
     """The API's platform filter offers exactly the platforms actors carry."""
-    assert set(Platform.__args__) == set(PLATFORMS)
+    assert set(get_args(Platform)) == set(PLATFORMS)

@@ -79,7 +79,7 @@ def test_valid_key_identifies_itself(
 def test_forged_key_with_a_real_id_is_refused_and_audited(
     client: TestClient, instance: Instance, admin_headers: dict[str, str]
 ) -> None:
-    """Right key id, wrong secret: 401, and an `api_key.rejected` event naming the key."""
+    """Right key id, wrong secret: 401 and an `api_key.rejected` event naming it."""
     token = admin_headers["Authorization"].removeprefix("Bearer ")
     key_id = token.split("_")[1]
     forged = f"sr_{key_id}_{'A' * 43}"
@@ -222,6 +222,7 @@ ADMIN_ENDPOINTS = [
     ("POST", "/api/v1/permissions/mobile-access", {"value": True}),
     ("POST", "/api/v1/lists", {"path": "New"}),
     ("POST", "/api/v1/folders", {"path": "New"}),
+    ("GET", "/api/v1/folders", None),
 ]
 
 

@@ -135,7 +135,7 @@ BAD_PARAMETERS = [
 def test_invalid_query_and_path_values_are_named(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:
-    """Out-of-range paging, malformed ids and bad filters get 422 naming the parameter."""
+    """Bad paging, malformed ids and bad filters get 422 naming the parameter."""
     for path, field in BAD_PARAMETERS:
         response = client.get(API + path, headers=admin_headers)
 
@@ -146,7 +146,7 @@ def test_invalid_query_and_path_values_are_named(
 def test_unknown_paths_and_methods_answer_json(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:
-    """A path the API lacks is a JSON 404; a method it lacks is a JSON 405 with Allow."""
+    """An unknown path is a JSON 404; an unknown method a JSON 405 with Allow."""
     missing = client.get(f"{API}/nothing/here", headers=admin_headers)
     wrong = client.delete(f"{API}/lists", headers=admin_headers)
 

@@ -35,7 +35,7 @@ def _audit(instance: Instance, event_type: str) -> list[AuditEvent]:
 
 
 def test_folder_crud(client: TestClient, admin_headers: dict[str, str]) -> None:
-    """An admin creates nested folders, renames one, and may delete only an empty one."""
+    """An admin creates nested folders, renames one, deletes only an empty one."""
     h = admin_headers
     top = _ok(
         client.post(

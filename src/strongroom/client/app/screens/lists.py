@@ -49,7 +49,7 @@ class Snapshot:
 class ListsScreen(Screen):
     """Browse and search the offline copy."""
 
-    title = "Strongroom"
+    title = "Your lists"
     page_size = 60
 
     def build(self) -> toga.Widget:

@@ -29,8 +29,14 @@ class PairScreen(Screen):
         # Step 1: where the code comes from, each way offered only where it works.
         self.camera_button = self.button("Scan the QR code", self.on_camera)
         self.picture_button = self.button("Choose a picture", self.on_picture)
-        kit.set_visible(self.camera_button, qrsource.camera_available(self.app))
-        kit.set_visible(self.picture_button, qrsource.picture_dialog_available())
+        sources = [
+            button
+            for button, available in (
+                (self.camera_button, qrsource.camera_available(self.app)),
+                (self.picture_button, qrsource.picture_dialog_available()),
+            )
+            if available
+        ]
         self.code_input = kit.text_input(
             placeholder="strongroom://pair?...", on_confirm=self._confirm_code
         )
@@ -40,7 +46,7 @@ class PairScreen(Screen):
                 "Open Preferences in Strongroom in your browser to see your "
                 "pairing QR code."
             ),
-            kit.row(self.camera_button, self.picture_button),
+            kit.row(*sources),
             kit.text("Or paste the code's text:"),
             kit.row(self.code_input, self.use_code_button),
         )

@@ -54,24 +54,22 @@ class RecordScreen(Screen):
 
         self.username = kit.text("")
         self.copy_username = self.button("Copy", lambda: self.on_copy("username"))
-        self.username_row = kit.row(
-            kit.text("Username:"), self.username, self.copy_username
-        )
+        self.username_row = kit.row(self.username, self.copy_username)
 
-        self.password = kit.text(kit.MASK)
+        self.password = kit.text(f"Password: {kit.MASK}")
         self.reveal_button = self.button("Reveal", self.on_reveal)
         self.copy_password = self.button("Copy", lambda: self.on_copy("password"))
         self.password_row = kit.row(
-            kit.text("Password:"), self.password, self.reveal_button, self.copy_password
+            self.password, self.reveal_button, self.copy_password
         )
 
         self.otp_code = kit.text("", font_weight="bold")
         self.otp_left = kit.tag(kit.text(""), "muted")
-        self.otp_row = kit.row(kit.text("One-time code:"), self.otp_code, self.otp_left)
+        self.otp_row = kit.row(self.otp_code, self.otp_left)
 
         self.url = kit.text("")
         self.open_button = self.button("Open", self.on_open)
-        self.url_row = kit.row(kit.text("URL:"), self.url, self.open_button)
+        self.url_row = kit.row(self.url, self.open_button)
 
         self.description = kit.text("")
         self.notes = kit.text("")
@@ -107,11 +105,11 @@ class RecordScreen(Screen):
         summary = view.summary
         self.heading.text = summary.title or "(untitled)"
         self.where.text = f"In {view.list_path}" if view.list_path else ""
-        self.username.text = summary.username
+        self.username.text = f"Username: {summary.username}"
         kit.set_visible(self.username_row, bool(summary.username))
         kit.set_visible(self.password_row, summary.has_password)
         kit.set_visible(self.otp_row, summary.has_otp)
-        self.url.text = summary.url
+        self.url.text = f"URL: {summary.url}"
         kit.set_visible(self.url_row, bool(summary.url))
         kit.set_visible(self.open_button, openable(summary.url))
         self.description.text = summary.description
@@ -133,7 +131,7 @@ class RecordScreen(Screen):
     def _fill_secrets(self, view: RecordView) -> None:
         secrets = view.secrets
         revealed = secrets is not None
-        self.password.text = secrets.password if secrets else kit.MASK
+        self.password.text = f"Password: {secrets.password if secrets else kit.MASK}"
         self.reveal_button.text = "Hide" if revealed else "Reveal"
         if view.summary.has_notes:
             self.notes.text = f"Notes: {secrets.notes if secrets else kit.MASK}"
@@ -191,12 +189,12 @@ class RecordScreen(Screen):
         self.seconds_left = code.seconds_left
         digits = code.code
         half = len(digits) // 2
-        self.otp_code.text = f"{digits[:half]} {digits[half:]}"
+        self.otp_code.text = f"One-time code: {digits[:half]} {digits[half:]}"
         self._show_left()
         self._schedule_tick()
 
     def _show_left(self) -> None:
-        self.otp_left.text = f"{self.seconds_left} s left"
+        self.otp_left.text = f" · {self.seconds_left} s left"
 
     def _schedule_tick(self) -> None:
         self._stop_timer()
@@ -217,5 +215,5 @@ class RecordScreen(Screen):
             self._show_left()
             self._schedule_tick()
             return
-        self.otp_left.text = "new code…"
+        self.otp_left.text = " · new code…"
         self.app.spawn(self.app.refresh_code(self), name="otp")

@@ -105,6 +105,9 @@ def api_context(
     with instance.db.session() as session:
         principal = api_keys.authenticate(session, credentials.credentials, ip=ip)
     if principal is None:
+        # TODO: rejected keys are not rate-limited per address, so a client can
+        # fill the audit log with api_key.rejected events; guessing a 256-bit
+        # secret is hopeless either way, so only the log's size is at stake.
         # Deliberately one message for unknown, forged, revoked and disabled:
         # the caller learns nothing about which keys exist.
         raise AuthenticationFailed(

@@ -1,4 +1,8 @@
-"""`/api/v1/folders`: the folder tree (system-wide keys; writes need an admin)."""
+"""`/api/v1/folders`: the folder tree (administrators' system-wide keys).
+
+Other keys learn the folders of the lists they may see from each list's path;
+the whole tree would show them the names of folders they have no business in.
+"""
 
 from fastapi import status
 from sqlalchemy import select
@@ -58,7 +62,7 @@ def list_folders(
     ctx: Context, limit: Limit = 100, offset: Offset = 0
 ) -> Page[FolderOut]:
     """Every folder with its path, ordered by path."""
-    ctx.require_system()
+    ctx.require_admin()
     with ctx.session() as session:
         return page_of(_all_folders(session), limit, offset)
 
@@ -82,7 +86,7 @@ def create_folder(ctx: Context, body: FolderCreate) -> FolderOut:
 @router.get("/{folder_id}", response_model=FolderOut, summary="Read a folder")
 def get_folder(ctx: Context, folder_id: PathId) -> FolderOut:
     """One folder and its path."""
-    ctx.require_system()
+    ctx.require_admin()
     with ctx.session() as session:
         return _out(session, _folder(session, folder_id))
 
