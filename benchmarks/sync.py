@@ -119,8 +119,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def appserver(bench: Bench) -> Iterator[str]:
+def appserver(bench: Bench) -> Iterator[tuple[str, int]]:
     """A real `strongroom appserver` process on the bench instance."""
     port = _free_port()
     env = {**os.environ, "STRONGROOM_LOG_LEVEL": "WARNING"}
@@ -149,7 +155,7 @@ def appserver(bench: Bench) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the App Server did not start")
             time.sleep(0.3)
-        yield url
+        yield url, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -163,8 +169,8 @@ def _tls(bench: Bench) -> ssl.SSLContext:
 
 
 async def _drive(
-    url: str, bench: Bench, devices: list[BenchDevice], seconds: float
-) -> tuple[int, int, list[float]]:
+    url: str, bench: Bench, devices: list[BenchDevice], seconds: float, pid: int
+) -> tuple[int, int, list[float], float]:
     limits = httpx.Limits(
         max_connections=len(devices), max_keepalive_connections=len(devices)
     )
@@ -201,6 +207,7 @@ async def _drive(
         done = 0
         errors = 0
         latencies: list[float] = []
+        cpu_before = _cpu_seconds(pid)
         stop_at = time.perf_counter() + seconds
 
         async def loop(device: BenchDevice) -> None:
@@ -213,7 +220,7 @@ async def _drive(
                     errors += 1
 
         await asyncio.gather(*(loop(d) for d in devices))
-        return done, errors, latencies
+        return done, errors, latencies, _cpu_seconds(pid) - cpu_before
 
 
 def measure_throughput(
@@ -223,9 +230,11 @@ def measure_throughput(
     with bench_instance(database) as bench:
         grow_vault(bench, 100)
         devices = [register_device(bench) for _ in range(device_count)]
-        with appserver(bench) as url:
+        with appserver(bench) as (url, pid):
             start = time.perf_counter()
-            done, errors, latencies = asyncio.run(_drive(url, bench, devices, seconds))
+            done, errors, latencies, cpu = asyncio.run(
+                _drive(url, bench, devices, seconds, pid)
+            )
             wall = time.perf_counter() - start
         latencies.sort()
         row = {
@@ -240,11 +249,13 @@ def measure_throughput(
             if latencies
             else 0.0,
             "wall_s": wall,
+            "server_cpu_ms_per_sync": cpu / done * 1000 if done else 0.0,
         }
         print(
             f"  {database:<10} {device_count} devices: {row['per_second']:>7.1f} "
             f"syncs/s ({done} in {seconds:.0f} s, {errors} errors), latency p50 "
-            f"{row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms",
+            f"{row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms; server CPU "
+            f"{row['server_cpu_ms_per_sync']:.1f} ms per sync",
             flush=True,
         )
         return row
@@ -287,7 +298,8 @@ def main(argv: list[str] | None = None) -> None:
 def _print_tables(results: dict[str, list[dict[str, object]]]) -> None:
     if results["sizes"]:
         print(
-            "\n| database | records | first sync ms | first sync bytes | delta ms (median / max) | delta bytes |"
+            "\n| database | records | first sync ms | first sync bytes "
+            "| delta ms (median / max) | delta bytes |"
         )
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for r in results["sizes"]:
@@ -297,12 +309,16 @@ def _print_tables(results: dict[str, list[dict[str, object]]]) -> None:
                 f"{r['delta_ms_max']:.2f} | {r['delta_bytes']:,} |"
             )
     if results["throughput"]:
-        print("\n| database | devices | no-change syncs/s | p50 ms | p95 ms | errors |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print(
+            "\n| database | devices | no-change syncs/s | p50 ms | p95 ms | "
+            "server CPU ms/sync | errors |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results["throughput"]:
             print(
                 f"| {r['database']} | {r['devices']} | {r['per_second']:.0f} | "
-                f"{r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['errors']} |"
+                f"{r['p50_ms']:.0f} | {r['p95_ms']:.0f} | "
+                f"{r['server_cpu_ms_per_sync']:.1f} | {r['errors']} |"
             )
 
 

@@ -7,10 +7,12 @@ as the app's tests, and the real App Server runs for it over TLS on
 127.0.0.1. The app runs as its own process in a detached 100x40 tmux session
 and is driven as a person would: typing, Enter, and mouse clicks (SGR mouse
 sequences sent into the pane) on the words of a button. Each screen is saved
-as plain text (.txt) and with its colours (.ansi, `less -R` shows it).
+as plain text (.txt), with its colours (.ansi, `less -R` shows it), and as
+an SVG picture drawn by rich (.svg, any browser shows it).
 """
 
 import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -19,6 +21,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
 
 from strongroom.crypto.certificates import make_self_signed
 from strongroom.crypto.pins import pin_of_pem
@@ -123,13 +128,16 @@ class Captures:
         self.count = 0
 
     def save(self, name: str) -> None:
-        """Save the pane as NN-name.txt and NN-name.ansi."""
+        """Save the pane as NN-name.txt, NN-name.ansi and NN-name.svg."""
         self.count += 1
         stem = self.out / f"{self.count:02}-{name}"
+        ansi = self.pane.text(ansi=True)
         stem.with_suffix(".txt").write_text(self.pane.text(), encoding="utf-8")
-        stem.with_suffix(".ansi").write_text(
-            self.pane.text(ansi=True), encoding="utf-8"
-        )
+        stem.with_suffix(".ansi").write_text(ansi, encoding="utf-8")
+        # A picture any browser shows: rich draws the coloured text as SVG.
+        console = Console(record=True, width=WIDTH, file=io.StringIO())
+        console.print(Text.from_ansi(ansi))
+        console.save_svg(str(stem.with_suffix(".svg")), title=name)
         print(f"saved {stem.name}")
 
 
@@ -181,7 +189,7 @@ def capture(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.txt"):
         old.unlink()
-    for old in out.glob("*.ansi"):
+    for old in [*out.glob("*.ansi"), *out.glob("*.svg")]:
         old.unlink()
     with tempfile.TemporaryDirectory(prefix="strongroom-capture-") as scratch:
         tmp = Path(scratch)

@@ -1,7 +1,9 @@
 """The Pair screen against the real App Server: paste, picture, camera, and refusals."""
 
+import pytest
 import toga
 
+from strongroom.client.app import qrsource
 from tests.client.app.conftest import Harness, PhoneServer, pair
 from tests.client.app.seed import FAILED_UNLOCK_LIMIT, MASTER
 
@@ -143,3 +145,16 @@ def test_a_server_with_another_key_is_refused_and_the_copy_kept(
     # The offline copy still opens.
     harness.press(harness.screen.rows.children[0])
     assert "▸ Banking (2)" in harness.text()
+
+
+def test_without_the_qr_decoder_only_pasting_is_offered(
+    make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone build without zxing-cpp offers neither camera nor picture, only paste."""
+    monkeypatch.setattr(qrsource, "decoder_available", lambda: False)
+    harness: Harness = make_app()
+    shown = harness.text()
+    assert "[Scan the QR code]" not in shown
+    assert "[Choose a picture]" not in shown
+    assert "Or paste the code's text:" in shown
+    assert "[Use this code]" in shown

@@ -18,19 +18,6 @@ def _sql(settings: Settings, statement: str) -> None:
         db.dispose()
 
 
-def test_settings_get_all_one_and_set(cli: Cli) -> None:
-    """All settings list with defaults; set parses the value; get shows it."""
-    rows = json.loads(cli("settings", "get", "--json").stdout)
-    keys = {row["key"] for row in rows}
-    assert {"mobile_access_default", "offline_ttl_days", "app_server_url"} <= keys
-    assert "pairing_secret" not in keys and "instance_id" not in keys
-
-    result = cli("settings", "set", "offline_ttl_days", "14")
-    assert result.exit_code == 0, result.stderr
-    one = json.loads(cli("settings", "get", "offline_ttl_days", "--json").stdout)
-    assert (one["key"], one["value"], one["default"]) == ("offline_ttl_days", 14, 7)
-
-
 SETTING_REFUSALS = [
     (["settings", "set", "pairing_secret", "x"], 2, "kept by Strongroom itself"),
     (["settings", "get", "instance_id"], 2, "kept by Strongroom itself"),
@@ -41,16 +28,28 @@ SETTING_REFUSALS = [
 ]
 
 
-def test_settings_refusals(cli: Cli) -> None:
-    """Internal keys, unknown keys and badly typed values are refused in one line."""
+def test_settings_get_all_one_and_set(cli: Cli) -> None:
+    """All settings list with defaults; set parses the value; get shows it;
+    internal keys, unknown keys and badly typed values are refused in one line."""
+    rows = json.loads(cli("settings", "get", "--json").stdout)
+    keys = {row["key"] for row in rows}
+    assert {"mobile_access_default", "offline_ttl_days", "app_server_url"} <= keys
+    assert "pairing_secret" not in keys and "instance_id" not in keys
+
+    result = cli("settings", "set", "offline_ttl_days", "14")
+    assert result.exit_code == 0, result.stderr
+    one = json.loads(cli("settings", "get", "offline_ttl_days", "--json").stdout)
+    assert (one["key"], one["value"], one["default"]) == ("offline_ttl_days", 14, 7)
+
     for args, exit_code, words in SETTING_REFUSALS:
-        result = cli(*args)
-        assert result.exit_code == exit_code, args
-        assert result.stderr.startswith("error: ") and words in result.stderr, args
+        refused = cli(*args)
+        assert refused.exit_code == exit_code, args
+        assert refused.stderr.startswith("error: ") and words in refused.stderr, args
 
 
 def test_audit_show_filters(cli: Cli) -> None:
-    """Events are newest first and filter by type, list and limit."""
+    """Events are newest first and filter by type, list, time and limit; a bad
+    time or platform is a usage error."""
     cli("list", "add", "A")
     cli("list", "add", "B")
     cli("settings", "set", "offline_ttl_days", "3")
@@ -69,9 +68,7 @@ def test_audit_show_filters(cli: Cli) -> None:
     table = cli("audit", "show")
     assert table.exit_code == 0 and "list.created" in table.stdout
 
-
-def test_audit_show_rejects_a_bad_time_and_platform(cli: Cli) -> None:
-    """A time that is not ISO, or an unknown platform, is a usage error."""
+    # A time that is not ISO, or an unknown platform, is a usage error.
     assert cli("audit", "show", "--since", "yesterday").exit_code == 2
     assert cli("audit", "show", "--platform", "fax").exit_code == 2
 

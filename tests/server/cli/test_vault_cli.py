@@ -119,7 +119,8 @@ def test_record_add_show_masked_and_revealed(
 
 
 def test_record_add_with_password_stdin(with_list: Cli) -> None:
-    """--password-stdin sets the password and nothing else secret."""
+    """--password-stdin sets the password and nothing else secret; without a
+    secret source and no terminal the command is a usage error."""
     cli = with_list
     result = cli(
         "record",
@@ -141,16 +142,15 @@ def test_record_add_with_password_stdin(with_list: Cli) -> None:
         "",
     )
 
-
-def test_record_add_without_a_secret_source_is_a_usage_error(with_list: Cli) -> None:
-    """With no terminal and no stdin flag, the command refuses instead of guessing."""
-    result = with_list("record", "add", "Infra/Servers", "--title", "x")
-    assert result.exit_code == 2
-    assert "--password-stdin" in result.stderr
+    # With no terminal and no stdin flag the command refuses instead of guessing.
+    refused = cli("record", "add", "Infra/Servers", "--title", "x")
+    assert refused.exit_code == 2
+    assert "--password-stdin" in refused.stderr
 
 
-def test_record_edit_changes_only_what_is_given(with_list: Cli) -> None:
-    """Plain options, fields and secrets change one by one; the rest stays."""
+def test_record_edit_then_delete(with_list: Cli) -> None:
+    """Plain options, fields and secrets change one by one and the rest stays;
+    a deleted record is gone from its list and cannot be shown."""
     cli = with_list
     record_id = _add_record(cli)
     result = cli(
@@ -186,11 +186,6 @@ def test_record_edit_changes_only_what_is_given(with_list: Cli) -> None:
         {"name": "Env", "value": "prod", "secret": False},
     ]
 
-
-def test_record_delete(with_list: Cli) -> None:
-    """A deleted record is gone from its list and cannot be shown."""
-    cli = with_list
-    record_id = _add_record(cli)
     assert cli("record", "delete", record_id).exit_code == 0
     assert json.loads(cli("record", "list", "Infra/Servers", "--json").stdout) == []
     gone = cli("record", "show", record_id)
@@ -198,7 +193,8 @@ def test_record_delete(with_list: Cli) -> None:
 
 
 def test_grant_revoke_and_permissions_grid(with_list: Cli) -> None:
-    """Grants show in the grid with level and flag; revoke removes them."""
+    """Grants show in the grid with level and flag; revoke removes them; a new
+    grant takes its flag from mobile_access_default."""
     cli = with_list
     cli("user", "add", "alice", "--password-stdin", input="alice-password-1\n")
     cli("group", "add", "Ops")
@@ -238,15 +234,11 @@ def test_grant_revoke_and_permissions_grid(with_list: Cli) -> None:
     again = cli("revoke", "Infra/Servers", "--user", "alice")
     assert again.exit_code == 1 and "holds no permission" in again.stderr
 
-
-def test_grant_takes_the_default_flag_from_the_setting(with_list: Cli) -> None:
-    """With mobile_access_default=no a grant without --mobile-access is off."""
-    cli = with_list
-    cli("group", "add", "Ops")
+    # With mobile_access_default=no a grant without --mobile-access is off.
     assert cli("settings", "set", "mobile_access_default", "no").exit_code == 0
-    cli("grant", "Infra/Servers", "--group", "Ops", "--level", "view")
+    cli("grant", "Infra/Servers", "--user", "alice", "--level", "view")
     grid = json.loads(cli("permissions", "Infra/Servers", "--json").stdout)
-    assert grid[0]["mobile_access"] is False
+    assert [g["mobile_access"] for g in grid] == [True, False]
 
 
 BULK_CASES = [
@@ -260,9 +252,18 @@ BULK_CASES = [
 ]
 
 
+USAGE_CASES = [
+    ["mobile-access", "set"],
+    ["mobile-access", "set", "A"],
+    ["mobile-access", "set", "--all"],
+    ["mobile-access", "set", "--all", "A", "yes"],
+    ["mobile-access", "set", "A", "maybe"],
+]
+
+
 def test_mobile_access_set_in_bulk(cli: Cli, instance: Instance) -> None:
     """`mobile-access set LIST... yes|no` and `--all yes|no` report the count
-    changed and set exactly the lists named."""
+    changed and set exactly the lists named; malformed calls exit 2."""
     cli("group", "add", "Ops")
     for name in "ABC":
         cli("list", "add", name)
@@ -280,19 +281,7 @@ def test_mobile_access_set_in_bulk(cli: Cli, instance: Instance) -> None:
             }
         assert found == flags, args
 
-
-USAGE_CASES = [
-    ["mobile-access", "set"],
-    ["mobile-access", "set", "A"],
-    ["mobile-access", "set", "--all"],
-    ["mobile-access", "set", "--all", "A", "yes"],
-    ["mobile-access", "set", "A", "maybe"],
-]
-
-
-def test_mobile_access_set_usage_errors(cli: Cli) -> None:
-    """Missing value, lists with --all, or a value other than yes/no exit 2."""
-    cli("list", "add", "A")
+    # Missing value, lists with --all, or a value other than yes/no exit 2.
     for args in USAGE_CASES:
         result = cli(*args)
         assert result.exit_code == 2, args

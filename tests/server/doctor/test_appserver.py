@@ -12,9 +12,10 @@ from strongroom.server.accounts.models import User
 from strongroom.server.appserver.runner import RunningServer
 from strongroom.server.core.config import Settings
 from strongroom.server.core.db import Database
-from strongroom.server.core.instance import Instance, initialise
+from strongroom.server.core.instance import Instance, initialise, operator
 from strongroom.server.doctor.report import Status
 from strongroom.server.doctor.service import diagnose_mobile
+from strongroom.server.mobile import service as mobile
 from strongroom.server.settings import service as settings_service
 from tests.server.doctor.conftest import (
     FAST,
@@ -172,4 +173,30 @@ def test_device_whose_sync_failed_with_a_stale_credential(
     # The rest of the path is fine, and says so.
     assert report.get("health").status is Status.PASS
     assert report.get("qr_current").status is Status.PASS
+    assert report.ok
+
+
+def test_regenerated_secret_with_a_working_device_warns(
+    instance: Instance,
+    phone_user: Callable[..., User],
+    appserver: Callable[..., RunningServer],
+) -> None:
+    """After a regeneration a paired phone keeps syncing: the old QR only warns."""
+    pair = instance_pair(instance)
+    server = appserver(instance, pair)
+    set_url(instance, f"https://127.0.0.1:{server.port}")
+    phone_user()
+    phone = HttpPhone(server.url, pair.cert_pem)
+    phone.pair(show_qr(instance, "alice"))
+    with instance.db.session() as session:
+        mobile.regenerate_pairing_secret(session, operator(), instance.cipher)
+    assert phone.sync().status_code == 200
+
+    report = diagnose_mobile(instance, "alice", timeout=FAST)
+
+    qr = report.get("qr_current")
+    assert qr.status is Status.WARN
+    assert qr.evidence["active_devices"] == 1
+    assert "keeps working" in (qr.fix or "")
+    assert report.get("devices").status is Status.PASS
     assert report.ok

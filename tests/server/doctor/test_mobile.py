@@ -591,4 +591,4 @@ def test_locked_out_user_warns(
     check = diagnose_mobile(instance, "alice", timeout=FAST).get("master_password")
     assert check.status is Status.WARN
     assert check.evidence["locked_until"] == until.isoformat()
-    assert until.isoformat() in (check.fix or "")
+    assert until.strftime("%Y-%m-%d %H:%M:%S UTC") in (check.fix or "")

@@ -380,3 +380,30 @@ def test_qr_payload_round_trips_and_changes_with_generation(world: World) -> Non
         world.qr.pin,
         world.qr.instance_id,
     )
+
+
+@pytest.mark.parametrize("username", ["alice", "mallory"], ids=["real", "unknown"])
+def test_lockout_does_not_tell_which_usernames_exist(
+    world: World, username: str
+) -> None:
+    """Guessing from many installations locks a name out whether it exists or
+    not, so the lock-out is no oracle for usernames."""
+    _set_limit(world, 3)
+    for _ in range(3):
+        with pytest.raises(BadCredentials):
+            pairing.pair(
+                world.instance,
+                Phone.new().pair_request(
+                    world.qr, username=username, master_password="guess-guess-1"
+                ),
+                ip=None,
+            )
+    with pytest.raises(PairingLockedOut) as caught:
+        pairing.pair(
+            world.instance,
+            Phone.new().pair_request(
+                world.qr, username=username, master_password="guess-guess-1"
+            ),
+            ip=None,
+        )
+    assert caught.value.retry_after > 0

@@ -395,9 +395,13 @@ class StrongroomApp(toga.App):
         screen.set_busy("Paired. Downloading your lists…")
         try:
             await self.worker.call(self.vault.sync)
-        finally:
+        except Exception as exc:  # shown on the lists screen, where the person is
             await self.refresh_status()
             self.show_lists()
+            self.show_error(self.lists_screen or screen, exc)
+            return
+        await self.refresh_status()
+        self.show_lists()
         if self.lists_screen is not None:
             self.lists_screen.info(
                 "This phone is paired", "Your lists are on it now, also offline."

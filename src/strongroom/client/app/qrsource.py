@@ -4,10 +4,12 @@ Toga offers no live QR scanner. Where the platform has a camera Toga can
 drive (Android, iOS), the person takes a photo of the code and the core
 decodes it with zxing-cpp, exactly as it decodes a chosen picture. Where Toga
 has a file dialog (desktops), the person can choose a picture. Pasting the
-code's text works everywhere. Each path is offered only where it works.
+code's text works everywhere. Each path is offered only where it works
+(a camera or file dialog, and the decoder installed).
 """
 
 import contextlib
+import importlib.util
 import logging
 import tempfile
 from pathlib import Path
@@ -24,8 +26,19 @@ log = logging.getLogger(__name__)
 PICTURE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 
 
+def decoder_available() -> bool:
+    """Whether the QR decoder (zxing-cpp, used by the core) is installed.
+
+    It is a compiled extension; a phone build without a wheel for it still
+    pairs by pasted text.
+    """
+    return importlib.util.find_spec("zxingcpp") is not None
+
+
 def camera_available(app: toga.App) -> bool:
     """Whether this platform has a camera Toga can take a photo with."""
+    if not decoder_available():
+        return False
     try:
         return bool(app.camera.devices)
     except (NotImplementedError, RuntimeError, AttributeError):
@@ -36,7 +49,7 @@ def camera_available(app: toga.App) -> bool:
 
 def picture_dialog_available() -> bool:
     """Whether the backend can show a dialog to choose a picture file."""
-    if not kit.backend_has("dialogs"):
+    if not decoder_available() or not kit.backend_has("dialogs"):
         return False
     return hasattr(toga.platform.get_factory().dialogs, "OpenFileDialog")
 

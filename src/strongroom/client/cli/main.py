@@ -312,8 +312,8 @@ def _show_lines(view: RecordView) -> list[str]:
         if extra.secret:
             value = secrets.secret_fields.get(extra.name, "") if secrets else MASK
         lines.append((extra.name, value))
-    out = [f"ID:           {s.id}"]
-    out += [f"{label + ':':<13} {value}" for label, value in lines if value]
+    out = [f"{'ID:':<15} {s.id}"]
+    out += [f"{label + ':':<15} {value}" for label, value in lines if value]
     return out
 
 

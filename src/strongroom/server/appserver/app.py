@@ -5,9 +5,12 @@ behind a load balancer. It needs the database and the instance key, nothing
 else: no web session, no file but its TLS certificate.
 """
 
+import functools
 import logging
 import threading
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
@@ -30,7 +33,7 @@ from strongroom.server.appserver.errors import (
 )
 from strongroom.server.core.errors import SchemaBehind, ServiceUnavailable
 from strongroom.server.core.instance import Instance
-from strongroom.server.core.schema import ensure_current
+from strongroom.server.core.schema import current_revisions, head_revisions
 from strongroom.server.mobile import devices, pairing, sync
 from strongroom.server.settings import service as system_settings
 from strongroom.server.settings.models import SystemSetting
@@ -39,6 +42,11 @@ log = logging.getLogger(__name__)
 
 # Large enough for a full queue of audit events (500 of a few hundred bytes).
 MAX_BODY_BYTES = 512 * 1024
+# Worker threads for syncs and logouts (SQLite: one writer, so few), and for
+# pairings (Argon2id, 64 MiB each).
+SQLITE_SLOTS = 4
+PG_SLOTS = 12
+PAIR_SLOTS = 4
 
 STATUS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -114,6 +122,16 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     install_error_handlers(app)
     instance_id = _InstanceId(instance)
+    heads = head_revisions()  # read once: the migrations ship with the code
+    # Blocking work runs in worker threads, but not in as many as requests
+    # arrive: SQLite has one writer, PostgreSQL a pool of connections, and a
+    # crowd of threads fighting for them only stretches every transaction.
+    # Pairing has a small pool of its own: each Argon2 check takes 64 MiB and
+    # a fraction of a second, and a flood of them must not starve syncs.
+    sync_slots = anyio.CapacityLimiter(
+        SQLITE_SLOTS if instance.db.is_sqlite else PG_SLOTS
+    )
+    pair_slots = anyio.CapacityLimiter(PAIR_SLOTS)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def status_page() -> HTMLResponse:
@@ -130,7 +148,8 @@ def create_appserver_app(instance: Instance) -> FastAPI:
         """200 when the database answers at the current schema, else 503."""
         try:
             instance.db.ping()
-            ensure_current(instance.db)
+            if current_revisions(instance.db) != heads:
+                raise SchemaBehind("the database schema is not this version's")
             current = instance_id.get()
             body = HealthResponse(
                 status="ok",
@@ -159,9 +178,10 @@ def create_appserver_app(instance: Instance) -> FastAPI:
         responses=_errors(401, 403, 404, 413, 422, 426, 429, 503),
         summary="Pair a device: prove the QR token and the master password",
     )
-    def pair(body: PairRequest, request: Request) -> PairResponse:
+    async def pair(body: PairRequest, request: Request) -> PairResponse:
         """Register the device and return its first credential."""
-        return pairing.pair(instance, body, ip=_client_ip(request))
+        call = functools.partial(pairing.pair, instance, body, ip=_client_ip(request))
+        return await anyio.to_thread.run_sync(call, limiter=pair_slots)
 
     @app.post(
         "/v1/sync",
@@ -169,12 +189,18 @@ def create_appserver_app(instance: Instance) -> FastAPI:
         responses=_errors(401, 409, 410, 413, 422, 426, 503),
         summary="Upload audit events, receive changes since the cursor",
     )
-    def sync_device(body: SyncRequest, request: Request) -> Response:
+    async def sync_device(body: SyncRequest, request: Request) -> Response:
         """One delta sync; the reply carries the next credential and cursor."""
-        reply = sync.sync(instance, body, ip=_client_ip(request))
-        # Serialised once here: a first sync of a large vault is big, and
-        # validating it again against the response model would double the work.
-        return Response(reply.model_dump_json(), media_type="application/json")
+
+        def work() -> bytes:
+            reply = sync.sync(instance, body, ip=_client_ip(request))
+            # Serialised once, in the worker: a first sync of a large vault is
+            # big, and validating it again against the response model would
+            # double the work.
+            return reply.model_dump_json().encode("utf-8")
+
+        content = await anyio.to_thread.run_sync(work, limiter=sync_slots)
+        return Response(content, media_type="application/json")
 
     @app.post(
         "/v1/logout",
@@ -182,14 +208,16 @@ def create_appserver_app(instance: Instance) -> FastAPI:
         responses=_errors(401, 410, 413, 422, 426, 503),
         summary="The device revokes itself",
     )
-    def logout(body: LogoutRequest, request: Request) -> LogoutResponse:
+    async def logout(body: LogoutRequest, request: Request) -> LogoutResponse:
         """Revoke the calling device (the user signed out of the app)."""
-        return devices.logout(
+        call = functools.partial(
+            devices.logout,
             instance.db,
             body.device_id,
             body.device_credential,
             body.protocol_version,
             _client_ip(request),
         )
+        return await anyio.to_thread.run_sync(call, limiter=sync_slots)
 
     return app

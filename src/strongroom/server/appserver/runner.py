@@ -67,7 +67,6 @@ def make_config(
         proxy_headers=True,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=10,
-        lifespan="off",
     )
 
 

@@ -96,19 +96,23 @@ def query_pin_command(
         settings_service.store_pin(session, actor, result.pin)
     log.info("pin_stored changed=%s", result.pin != old_pin)
     console.print(
-        f"Stored the App Server pin [bold]{result.pin}[/bold]", highlight=False
+        f"Stored the App Server pin [bold]{result.pin}[/bold]",
+        highlight=False,
+        soft_wrap=True,
     )
     console.print(
         f"  from {escape(str(url))} at {result.address}; certificate names "
         f"{escape(', '.join(result.cert_names))}, valid until "
         f"{result.not_after.date().isoformat()}",
         highlight=False,
+        soft_wrap=True,
     )
     if old_pin and old_pin != result.pin:
         console.print(
             f"  [yellow]The pin changed (was {old_pin}): phones paired before must "
             "pair again with a new QR code.[/yellow]",
             highlight=False,
+            soft_wrap=True,
         )
 
 

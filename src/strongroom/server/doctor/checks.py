@@ -10,7 +10,7 @@ Each function returns one Check. Their ids and evidence keys:
     master_password      set, generation, set_at, locked_until
     qr_current           credential_set_at, qr_issued_at, last_pairing_at,
                          pairing_secret_changed_at, app_server_url_changed_at,
-                         valid_since
+                         valid_since (and active_devices after a regeneration)
     devices              count, active, devices: [{id, name, platform, status,
                          paired_at, last_sync_at, last_failure_at,
                          last_failure_reason, last_failed_event, revoked_reason}]
@@ -242,7 +242,7 @@ def master_password(
             f"{name} is locked out after too many wrong master passwords",
             Status.WARN,
             evidence,
-            fix=f"Wait until {locked.isoformat()} or set a new master password; "
+            fix=f"Wait until {_when(locked)} or set a new master password; "
             "several wrong attempts in a row caused this.",
         )
     return Check(
@@ -281,7 +281,7 @@ def qr_current(session: Session, credential: MobileCredential, user: User) -> Ch
         ),
         default=None,
     )
-    evidence = {
+    evidence: dict[str, Any] = {
         "credential_set_at": iso(credential.set_at),
         "qr_issued_at": iso(credential.qr_issued_at),
         "last_pairing_at": iso(last_pairing),
@@ -296,19 +296,55 @@ def qr_current(session: Session, credential: MobileCredential, user: User) -> Ch
             Status.PASS,
             evidence,
         )
-    what = (
-        "the pairing secret was regenerated"
-        if valid_since == secret_at
-        else "the App Server URL changed"
+    when = _when(valid_since)
+    show = f"show {name} a new one (Preferences, or `strongroom mobile qr {name}`)"
+    if valid_since != secret_at:
+        return Check(
+            "qr_current",
+            f"{name}'s QR code predates the last change (the App Server URL changed)",
+            Status.FAIL,
+            evidence,
+            fix=f"QR codes shown before {when} carry the old URL: {show} and pair "
+            "again.",
+        )
+    active = _active_devices(session, user)
+    evidence["active_devices"] = active
+    title = (
+        f"{name}'s QR code predates the last change (the pairing secret was "
+        "regenerated)"
     )
+    if active:
+        # Paired devices hold credentials that do not derive from the secret,
+        # so they keep syncing; only pairing another phone needs a new code.
+        return Check(
+            "qr_current",
+            title,
+            Status.WARN,
+            evidence,
+            fix=f"{name}'s paired device keeps working, but QR codes shown before "
+            f"{when} no longer pair: to add a phone, {show}.",
+        )
     return Check(
         "qr_current",
-        f"{name}'s QR code predates the last change ({what})",
+        title,
         Status.FAIL,
         evidence,
-        fix=f"QR codes shown before {valid_since.isoformat()} no longer pair: show "
-        f"{name} a new one (Preferences, or `strongroom mobile qr {name}`) and pair "
-        "again.",
+        fix=f"QR codes shown before {when} no longer pair: {show} and pair again.",
+    )
+
+
+def _when(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _active_devices(session: Session, user: User) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Device)
+            .where(Device.user_id == user.id, Device.status == DEVICE_ACTIVE)
+        )
+        or 0
     )
 
 

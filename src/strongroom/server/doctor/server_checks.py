@@ -91,6 +91,8 @@ class ServerState:
 
 def check_database(db: Database, timeout: float, state: ServerState) -> Check:
     """The database answers a trivial query; its round trip is the latency."""
+    # TODO: a PostgreSQL URL naming several hosts (libpq's host=a,b) is checked
+    # as one connection to whichever host the driver picks, not host by host.
     url = make_url(db.url).render_as_string(hide_password=True)
     evidence: dict[str, Any] = {"dialect": db.engine.dialect.name, "url": url}
     sqlite_file = make_url(db.url).database if db.is_sqlite else None

@@ -370,7 +370,7 @@ def logout(
             audit.record(
                 session,
                 who.actor(ip),
-                "device.logged_out",
+                "device.logout",
                 target_type="device",
                 target_id=who.device.id,
                 target_name=who.device.name or who.device.id,

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from strongroom.crypto import sealed_box, tokens
 from strongroom.crypto.errors import CryptoError
 from strongroom.crypto.passwords import burn_verification_time, verify_password
+from strongroom.crypto.tokens import sha256_hex
 from strongroom.protocol.schemas import PairRequest, PairResponse
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import FEATURE_MOBILE, User
@@ -144,6 +145,11 @@ def _screen(session: Session, request: PairRequest) -> Candidate:
     try:
         user = accounts.find_user(session, request.username)
     except NotFound:
+        # Unknown names lock out like real users do; otherwise the lock-out
+        # itself would tell a stranger which usernames exist.
+        unknown = session.get(PairingAttempt, unknown_name_key(request.username))
+        if unknown is not None:
+            _refuse_if_locked(unknown.locked_until, now)
         return Candidate(instance_id, None, None, 0)
     credential = session.get(MobileCredential, user.id)
     if credential is None:
@@ -316,7 +322,9 @@ def _record_failure(
     }
     with db.session() as session:
         if isinstance(refusal, BadCredentials):
-            locked = _count_failure(session, request.installation_id, user_id)
+            locked = _count_failure(
+                session, request.installation_id, user_id, request.username
+            )
             if locked:
                 audit.record(
                     session,
@@ -345,7 +353,7 @@ def _record_failure(
 
 
 def _count_failure(
-    session: Session, installation_id: str, user_id: str | None
+    session: Session, installation_id: str, user_id: str | None, username: str
 ) -> list[str]:
     """Count one wrong password; return what got locked out by it."""
     values = settings.all_values(session)
@@ -353,18 +361,12 @@ def _count_failure(
     until = utcnow() + datetime.timedelta(minutes=int(values["lockout_minutes"]))
     locked: list[str] = []
 
-    failures = _bump_installation(session, installation_id)
-    if failures >= limit:
-        # The counter restarts so that after the lock-out another `limit`
-        # attempts are allowed, not one.
-        session.execute(
-            update(PairingAttempt)
-            .where(PairingAttempt.installation_id == installation_id)
-            .values(failed_attempts=0, locked_until=until)
-        )
+    if _bump_attempts(session, installation_id, limit, until):
         locked.append("installation")
-
-    if user_id is not None:
+    if user_id is None:
+        if _bump_attempts(session, unknown_name_key(username), limit, until):
+            locked.append("username")
+    else:
         count = session.scalar(
             update(MobileCredential)
             .where(MobileCredential.user_id == user_id)
@@ -381,13 +383,20 @@ def _count_failure(
     return locked
 
 
-def _bump_installation(session: Session, installation_id: str) -> int:
-    """Add one failure to the installation's count atomically; return the count."""
+def unknown_name_key(username: str) -> str:
+    """The attempts-table key of a username no user has (a digest: no PII kept)."""
+    return "name:" + sha256_hex(username.strip().lower())[:40]
+
+
+def _bump_attempts(
+    session: Session, key: str, limit: int, until: datetime.datetime
+) -> bool:
+    """Add one failure to `key`'s count atomically; True when that locks it out."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     table = PairingAttempt.__table__
     stmt = module.insert(table).values(
-        installation_id=installation_id, failed_attempts=1, last_attempt_at=utcnow()
+        installation_id=key, failed_attempts=1, last_attempt_at=utcnow()
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.installation_id],
@@ -396,4 +405,13 @@ def _bump_installation(session: Session, installation_id: str) -> int:
             "last_attempt_at": stmt.excluded.last_attempt_at,
         },
     ).returning(table.c.failed_attempts)
-    return int(session.execute(stmt).scalar_one())
+    if int(session.execute(stmt).scalar_one()) < limit:
+        return False
+    # The counter restarts so that after the lock-out another `limit`
+    # attempts are allowed, not one.
+    session.execute(
+        update(PairingAttempt)
+        .where(PairingAttempt.installation_id == key)
+        .values(failed_attempts=0, locked_until=until)
+    )
+    return True

@@ -6,10 +6,20 @@ processes behind a load balancer serve the same users.
 
 import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from strongroom.server.core.db import Base, UTCDateTime, utcnow
+from strongroom.server.vault.models import Record
 
 
 class WebSession(Base):
@@ -65,3 +75,20 @@ class TotpLastStep(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The list page sorts one list's records by a column, case-insensitively, and
+# pages with LIMIT/OFFSET. These indexes (list, sort key, id) let the
+# database walk the list in order instead of sorting all of it per page; the
+# trailing id makes ties deterministic without a second sort.
+RECORD_PAGE_INDEXES = (
+    Index("ix_records_page_title", Record.list_id, func.lower(Record.title), Record.id),
+    Index(
+        "ix_records_page_username",
+        Record.list_id,
+        func.lower(Record.username),
+        Record.id,
+    ),
+    Index("ix_records_page_url", Record.list_id, func.lower(Record.url), Record.id),
+    Index("ix_records_page_updated", Record.list_id, Record.updated_at, Record.id),
+)

@@ -6,8 +6,9 @@ COUNT and one LIMIT/OFFSET query per page, never a Python loop over the list.
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from strongroom.server.accounts.models import GroupMember
@@ -148,19 +149,40 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(list_id: str, q: str) -> list[ColumnElement[bool]]:
+def _contains(column: Any, pattern: str, sqlite: bool) -> ColumnElement[bool]:
+    # SQLite's LIKE already ignores ASCII case (its lower() folds only ASCII
+    # too), so no function runs per row there; PostgreSQL has ILIKE.
+    if sqlite:
+        return column.like(pattern, escape="\\")  # type: ignore[no-any-return]
+    return column.ilike(pattern, escape="\\")  # type: ignore[no-any-return]
+
+
+def _conditions(list_id: str, q: str, sqlite: bool) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = [Record.list_id == list_id]
     if q:
         pattern = _like(q)
         found.append(
             or_(
-                func.lower(Record.title).like(pattern, escape="\\"),
-                func.lower(Record.username).like(pattern, escape="\\"),
-                func.lower(Record.url).like(pattern, escape="\\"),
-                func.lower(Record.description).like(pattern, escape="\\"),
+                *(
+                    _contains(column, pattern, sqlite)
+                    for column in (
+                        Record.title,
+                        Record.username,
+                        Record.url,
+                        Record.description,
+                    )
+                )
             )
         )
     return found
+
+
+_ORDER_KEYS: dict[str, Any] = {
+    "title": func.lower(Record.title),
+    "username": func.lower(Record.username),
+    "url": func.lower(Record.url),
+    "updated": Record.updated_at,
+}
 
 
 def record_page(
@@ -173,19 +195,15 @@ def record_page(
     page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> RecordPage:
-    """One page of a list's records, searched and sorted in SQL."""
-    where = _conditions(list_id, q)
-    total = int(session.scalar(select(func.count(Record.id)).where(*where)) or 0)
-    pages = max(1, -(-total // page_size))
-    page = min(max(page, 1), pages)
+    """One page of a list's records, searched and sorted in SQL.
 
-    columns = {
-        "title": func.lower(Record.title),
-        "username": func.lower(Record.username),
-        "url": func.lower(Record.url),
-        "updated": Record.updated_at,
-    }
-    order = columns.get(sort, columns["title"])
+    Without a search the count comes from the list's index and the page from
+    walking a (list, sort key, id) index. A search must read every record of
+    the list anyway, so it counts in the same pass with a window function.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    where = _conditions(list_id, q, sqlite)
+    order = _ORDER_KEYS.get(sort, _ORDER_KEYS["title"])
     stmt = select(
         Record.id,
         Record.title,
@@ -195,9 +213,33 @@ def record_page(
         Record.updated_at,
         Record.password_sealed.is_not(None),
         Record.otp_sealed.is_not(None),
+        func.count().over() if q else literal(0),
     ).where(*where)
-    stmt = stmt.order_by(order.desc() if descending else order.asc(), Record.id)
+    # Both keys in the same direction, matching the (list, key, id) indexes.
+    if descending:
+        stmt = stmt.order_by(order.desc(), Record.id.desc())
+    else:
+        stmt = stmt.order_by(order.asc(), Record.id.asc())
+
+    page = max(page, 1)
+    total: int | None = None
+    if not q:
+        total = int(session.scalar(select(func.count(Record.id)).where(*where)) or 0)
+        page = min(page, max(1, -(-total // page_size)))
     rows = session.execute(stmt.offset((page - 1) * page_size).limit(page_size)).all()
+    if q and rows:
+        total = int(rows[0][8])
+    if total is None:
+        # A search past its last page (or matching nothing): count, then
+        # show the last page there is.
+        total = int(session.scalar(select(func.count(Record.id)).where(*where)) or 0)
+        last = max(1, -(-total // page_size))
+        if page > last:
+            page = last
+            rows = session.execute(
+                stmt.offset((page - 1) * page_size).limit(page_size)
+            ).all()
+    pages = max(1, -(-total // page_size))
     return RecordPage(
         rows=[
             RecordRow(

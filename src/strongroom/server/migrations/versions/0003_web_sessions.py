@@ -1,4 +1,4 @@
-"""web sessions, sign-in throttling and TOTP replay guard
+"""web sessions, sign-in throttling, TOTP replay guard, list-page indexes
 
 Revision ID: 0003
 Revises: 0001
@@ -16,6 +16,13 @@ revision: str = "0003"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+_PAGE_INDEXES = (
+    ("ix_records_page_title", "lower(title)"),
+    ("ix_records_page_username", "lower(username)"),
+    ("ix_records_page_url", "lower(url)"),
+    ("ix_records_page_updated", "updated_at"),
+)
 
 
 def upgrade() -> None:
@@ -81,8 +88,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_web_totp_last_step")),
     )
 
+    # The browser's list page sorts one list by these keys (web/models.py).
+    for name, key in _PAGE_INDEXES:
+        op.create_index(name, "records", ["list_id", sa.text(key), "id"], unique=False)
+
 
 def downgrade() -> None:
+    for name, _key in _PAGE_INDEXES:
+        op.drop_index(name, table_name="records")
     op.drop_table("web_totp_last_step")
     op.drop_table("web_login_throttle")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
