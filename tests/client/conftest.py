@@ -32,7 +32,12 @@ def _seeded_server() -> FakeServer:
         otp_secret=SECRET_OTP,
         fields=[("PIN", "4711-secretpin", True), ("Branch", "Main street", False)],
     )
-    server.add("Brokerage", username="alice", password="Broker-99-xyz", url="https://broker.example")
+    server.add(
+        "Brokerage",
+        username="alice",
+        password="Broker-99-xyz",
+        url="https://broker.example",
+    )
     server.add("Wiki", list_name="Docs", username="alice.w", description="team wiki")
     return server
 

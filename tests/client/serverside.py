@@ -1,4 +1,4 @@
-"""The real server for the device's integration tests: an organisation and a TLS App Server.
+"""The real server for the device's tests: an organisation, a TLS App Server.
 
 Tests may import the server (only `strongroom.client` may not). The App Server
 runs in a thread with the instance's own certificate, over real HTTPS, so the
@@ -39,7 +39,9 @@ def fast_server_argon2(monkeypatch: Any) -> None:
     from strongroom.crypto import passwords
 
     monkeypatch.setattr(
-        passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        passwords,
+        "_HASHER",
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
     )
 
 
@@ -58,7 +60,11 @@ class CountingApp:
 
 @contextmanager
 def running_appserver(
-    instance: Instance, *, port: int = 0, cert: Path | None = None, key: Path | None = None
+    instance: Instance,
+    *,
+    port: int = 0,
+    cert: Path | None = None,
+    key: Path | None = None,
 ) -> Iterator[tuple[RunningServer, CountingApp]]:
     """Serve the App Server over TLS in a thread; set app_server_url to it."""
     app = CountingApp(create_appserver_app(instance))
@@ -134,7 +140,8 @@ def _summary_of(view: vault.RecordView) -> RecordSummary:
         expires_at=view.expires_at,
         updated_at=view.updated_at,
         fields=tuple(
-            FieldInfo(f.name, "" if f.secret else f.value, f.secret) for f in view.fields
+            FieldInfo(f.name, "" if f.secret else f.value, f.secret)
+            for f in view.fields
         ),
         has_password=bool(view.password),
         has_notes=bool(view.notes),
@@ -165,7 +172,9 @@ def build_org(instance: Instance, *, master_password: str = MASTER_PASSWORD) -> 
         org = Org(instance, alice.id, staff.id)
         for path in ("Infra/Servers", "Finance/Bank"):
             plist = vault.create_list(session, actor, path, create_folders=True)
-            vault.grant(session, actor, plist, vault.Level.VIEW, group=staff, mobile_access=True)
+            vault.grant(
+                session, actor, plist, vault.Level.VIEW, group=staff, mobile_access=True
+            )
             org.list_ids[path] = plist.id
     org.add_record(
         "Infra/Servers",
@@ -186,15 +195,21 @@ def build_org(instance: Instance, *, master_password: str = MASTER_PASSWORD) -> 
             ],
         ),
     )
-    org.add_record("Infra/Servers", vault.RecordInput(title="web1", password="web1-pass-Secret"))
+    org.add_record(
+        "Infra/Servers", vault.RecordInput(title="web1", password="web1-pass-Secret")
+    )
     org.add_record(
         "Finance/Bank",
-        vault.RecordInput(title="Bank login", username="alice@bank", password="bank-Pass-77"),
+        vault.RecordInput(
+            title="Bank login", username="alice@bank", password="bank-Pass-77"
+        ),
     )
     return org
 
 
-def bulk_records(instance: Instance, list_id: str, count: int, *, prefix: str = "r") -> list[str]:
+def bulk_records(
+    instance: Instance, list_id: str, count: int, *, prefix: str = "r"
+) -> list[str]:
     """Insert `count` records into a list in one statement (for large syncs).
 
     `create_record` costs several round trips per record; tests and benchmarks
@@ -213,11 +228,14 @@ def bulk_records(instance: Instance, list_id: str, count: int, *, prefix: str = 
 
     now = utcnow()
     ids = [str(uuid.uuid4()) for _ in range(count)]
-    with instance.db.session() as session, mock.patch.object(
-        # The active data key is looked up once, not once per field.
-        instance.cipher,
-        "_active_key",
-        return_value=instance.cipher._active_key(session),
+    with (
+        instance.db.session() as session,
+        mock.patch.object(
+            # The active data key is looked up once, not once per field.
+            instance.cipher,
+            "_active_key",
+            return_value=instance.cipher._active_key(session),
+        ),
     ):
         version = counters.bump(session, counters.RECORDS)
         rows = []
@@ -234,8 +252,14 @@ def bulk_records(instance: Instance, list_id: str, count: int, *, prefix: str = 
                     "domain": "example.org",
                     "host_name": f"host{i}",
                     "expires_at": None,
-                    "password_sealed": seal(session, f"pw-{prefix}-{i}-Secret", aad=vault._aad(rid, "password")),
-                    "notes_sealed": seal(session, f"notes {i} " + "x" * 120, aad=vault._aad(rid, "notes")),
+                    "password_sealed": seal(
+                        session,
+                        f"pw-{prefix}-{i}-Secret",
+                        aad=vault._aad(rid, "password"),
+                    ),
+                    "notes_sealed": seal(
+                        session, f"notes {i} " + "x" * 120, aad=vault._aad(rid, "notes")
+                    ),
                     "otp_sealed": None,
                     "version": version,
                     "created_at": now,

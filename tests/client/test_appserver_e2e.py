@@ -12,6 +12,7 @@ from strongroom.client.clipboard import MemoryClipboard
 from strongroom.client.config import ClientSettings
 from strongroom.client.device import Device, Vault
 from strongroom.client.errors import (
+    PIN_MISMATCH_MESSAGE,
     CacheErased,
     DeviceRevoked,
     PinMismatch,
@@ -21,7 +22,6 @@ from strongroom.client.errors import (
     ServerUnreachable,
     WipeRequested,
 )
-from strongroom.client.errors import PIN_MISMATCH_MESSAGE
 from strongroom.client.keystore import MemoryKeystore
 from strongroom.crypto.certificates import make_self_signed
 from strongroom.protocol.errors import ErrorCode
@@ -89,7 +89,7 @@ def assert_matches_server(vault: Vault, org: Org) -> None:
 
 
 def test_pair_and_sync_hold_exactly_the_phone_records(synced: Vault, org: Org) -> None:
-    """After pairing and syncing over HTTPS every record and field equals the server's."""
+    """Pairing and a sync over HTTPS give every record and field of the server."""
     assert_matches_server(synced, org)
     assert len(synced.records()) == 3
     assert synced.state.last_sync_at is not None
@@ -98,15 +98,21 @@ def test_pair_and_sync_hold_exactly_the_phone_records(synced: Vault, org: Org) -
 
 
 def test_changes_and_revocations_reach_the_device(synced: Vault, org: Org) -> None:
-    """An edit, a new record, a deleted record and a revoked grant all arrive by sync."""
+    """A new record, a deleted record and a revoked grant all arrive by sync."""
     with org.session() as session:
         actor = operator()
         servers = vault_service.get_list(session, org.list_ids["Infra/Servers"])
-        web1 = next(r for r in vault_service.records_in(session, actor, servers) if r.title == "web1")
+        web1 = next(
+            r
+            for r in vault_service.records_in(session, actor, servers)
+            if r.title == "web1"
+        )
         vault_service.delete_record(session, actor, web1)
         bank = vault_service.get_list(session, org.list_ids["Finance/Bank"])
         vault_service.revoke(session, actor, bank, group=accounts_group(session, org))
-    org.add_record("Infra/Servers", vault_service.RecordInput(title="cache1", password="c1-pass-x"))
+    org.add_record(
+        "Infra/Servers", vault_service.RecordInput(title="cache1", password="c1-pass-x")
+    )
     summary = synced.sync()
     assert not summary.full
     assert_matches_server(synced, org)
@@ -119,7 +125,9 @@ def accounts_group(session: object, org: Org) -> object:
     return session.get(Group, org.group_id)  # type: ignore[attr-defined]
 
 
-def test_secrets_are_in_neither_the_cache_nor_its_wal(synced: Vault, phone: Device) -> None:
+def test_secrets_are_in_neither_the_cache_nor_its_wal(
+    synced: Vault, phone: Device
+) -> None:
     """Known secrets synced over HTTPS appear in no byte of cache, WAL or SHM."""
     cache = phone.settings.cache_file
     data = b"".join(
@@ -128,18 +136,27 @@ def test_secrets_are_in_neither_the_cache_nor_its_wal(synced: Vault, phone: Devi
         if p.exists()
     )
     assert Path(f"{cache}-wal").exists()
-    for secret in ("db1-root-S3cret!", "secret-note-db1", "4711-pin-secret", "bank-Pass-77", "web1-pass-Secret", MASTER_PASSWORD):
+    for secret in (
+        "db1-root-S3cret!",
+        "secret-note-db1",
+        "4711-pin-secret",
+        "bank-Pass-77",
+        "web1-pass-Secret",
+        MASTER_PASSWORD,
+    ):
         assert secret.encode() not in data
 
 
-def test_offline_events_land_once_with_device_time_and_id(synced: Vault, org: Org, phone: Device) -> None:
-    """Reveal, copy and OTP events reach the audit log once each, with device time and id."""
+def test_offline_events_land_once_with_device_time_and_id(
+    synced: Vault, org: Org, phone: Device
+) -> None:
+    """Reveal, copy and OTP events land in the audit log once, with time and id."""
     record = synced.search("db1")[0]
     synced.reveal(record.id)
     synced.copy(record.id)
     synced.otp(record.id)
     synced.lock()
-    with pytest.raises(Exception):  # noqa: B017 - WrongMasterPassword
+    with pytest.raises(Exception):
         phone.unlock("not the password")
     reopened = phone.unlock(MASTER_PASSWORD)
     queued = reopened.store.event_count()
@@ -148,10 +165,21 @@ def test_offline_events_land_once_with_device_time_and_id(synced: Vault, org: Or
     reopened.sync()
     with org.session() as session:
         rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.device_id == reopened.state.device_id, AuditEvent.event_type.in_([t.value for t in DeviceEventType]))
+            select(AuditEvent).where(
+                AuditEvent.device_id == reopened.state.device_id,
+                AuditEvent.event_type.in_([t.value for t in DeviceEventType]),
+            )
         ).all()
     kinds = sorted(r.event_type for r in rows)
-    assert kinds == sorted(["device.record_revealed", "device.record_copied", "device.otp_viewed", "device.unlock_failed", "device.unlock"])
+    assert kinds == sorted(
+        [
+            "device.record_revealed",
+            "device.record_copied",
+            "device.otp_viewed",
+            "device.unlock_failed",
+            "device.unlock",
+        ]
+    )
     assert len({r.id for r in rows}) == len(rows)
     for row in rows:
         assert row.device_id == reopened.state.device_id
@@ -159,9 +187,13 @@ def test_offline_events_land_once_with_device_time_and_id(synced: Vault, org: Or
     reopened.lock()
 
 
-@pytest.mark.parametrize(("order", "error"), [("wipe", WipeRequested), ("revoke", DeviceRevoked)])
-def test_wipe_and_revoke_erase_the_cache_on_contact(synced: Vault, org: Org, phone: Device, order: str, error: type[Exception]) -> None:
-    """An admin's wipe order or revocation makes the device erase its cache at the next sync."""
+@pytest.mark.parametrize(
+    ("order", "error"), [("wipe", WipeRequested), ("revoke", DeviceRevoked)]
+)
+def test_wipe_and_revoke_erase_the_cache_on_contact(
+    synced: Vault, org: Org, phone: Device, order: str, error: type[Exception]
+) -> None:
+    """A wipe order or a revocation makes the device erase its cache on contact."""
     with org.session() as session:
         if order == "wipe":
             mobile.request_wipe(session, operator(), synced.state.device_id)
@@ -174,7 +206,9 @@ def test_wipe_and_revoke_erase_the_cache_on_contact(synced: Vault, org: Org, pho
         phone.unlock(MASTER_PASSWORD)
 
 
-def test_a_cloned_device_is_caught(synced: Vault, org: Org, phone: Device, tmp_path: Path) -> None:
+def test_a_cloned_device_is_caught(
+    synced: Vault, org: Org, phone: Device, tmp_path: Path
+) -> None:
     """A copy of the cache that syncs after the original is refused and erased."""
     import shutil
 
@@ -190,18 +224,24 @@ def test_a_cloned_device_is_caught(synced: Vault, org: Org, phone: Device, tmp_p
         clone.unlock(MASTER_PASSWORD).sync()
 
 
-def test_stale_qr_is_refused_with_its_code(phone: Device, org: Org, appserver: object) -> None:
-    """A QR made before a master-password reset is refused as stale; nothing is cached."""
+def test_stale_qr_is_refused_with_its_code(
+    phone: Device, org: Org, appserver: object
+) -> None:
+    """A QR made before a password reset is refused as stale; nothing is cached."""
     qr = org.qr()
     with org.session() as session:
-        mobile.set_master_password(session, operator(), org.alice(session), "another-mobile-pass-5")
+        mobile.set_master_password(
+            session, operator(), org.alice(session), "another-mobile-pass-5"
+        )
     with pytest.raises(ServerRefused) as refused:
         phone.pair(qr, "another-mobile-pass-5")
     assert refused.value.code is ErrorCode.STALE_QR
     assert not phone.settings.cache_file.exists()
 
 
-def test_wrong_master_password_at_pairing_is_refused(phone: Device, org: Org, appserver: object) -> None:
+def test_wrong_master_password_at_pairing_is_refused(
+    phone: Device, org: Org, appserver: object
+) -> None:
     """Pairing with a wrong master password is refused and leaves no cache."""
     with pytest.raises(ServerRefused) as refused:
         phone.pair(org.qr(), "wrong-password-123")
@@ -209,8 +249,13 @@ def test_wrong_master_password_at_pairing_is_refused(phone: Device, org: Org, ap
     assert not phone.settings.cache_file.exists()
 
 
-def test_pin_mismatch_refuses_before_any_request(synced: Vault, instance: Instance, appserver: tuple[object, CountingApp], tmp_path: Path) -> None:
-    """Another key on the same address: refused with the exact message, zero requests seen."""
+def test_pin_mismatch_refuses_before_any_request(
+    synced: Vault,
+    instance: Instance,
+    appserver: tuple[object, CountingApp],
+    tmp_path: Path,
+) -> None:
+    """Another key on the same address: refused with the message, zero requests."""
     server, _app = appserver
     port = server.port  # type: ignore[attr-defined]
     server.stop()  # type: ignore[attr-defined]
@@ -232,14 +277,16 @@ def test_pin_mismatch_refuses_before_any_request(synced: Vault, instance: Instan
 
 
 class _RawServer:
-    """A TLS socket server with the App Server's key that answers `reply` (or nothing)."""
+    """A TLS server with the App Server's key answering `reply` (or nothing)."""
 
     def __init__(self, instance: Instance, reply: bytes | None) -> None:
         import socket
         import ssl
 
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(instance.settings.cert_file, instance.settings.cert_key_file)
+        self.context.load_cert_chain(
+            instance.settings.cert_file, instance.settings.cert_key_file
+        )
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.reply = reply
@@ -256,7 +303,10 @@ class _RawServer:
                 conn, _ = self.sock.accept()
             except TimeoutError:
                 continue
-            with contextlib.suppress(OSError), self.context.wrap_socket(conn, server_side=True) as tls:
+            with (
+                contextlib.suppress(OSError),
+                self.context.wrap_socket(conn, server_side=True) as tls,
+            ):
                 tls.settimeout(5)
                 tls.recv(65536)
                 if self.reply is None:
@@ -271,11 +321,17 @@ class _RawServer:
 
 
 GARBAGE = [
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", ServerGarbage),
-    (b"HTTP/1.1 500 Oops\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", ServerGarbage),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        ServerGarbage,
+    ),
+    (
+        b"HTTP/1.1 500 Oops\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        ServerGarbage,
+    ),
     (
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n"
-        b"Connection: close\r\n\r\n{\"cursor\": 12}",
+        b'Connection: close\r\n\r\n{"cursor": 12}',
         ServerGarbage,
     ),
     (b"not http at all\r\n\r\n", ServerUnreachable),
@@ -283,12 +339,16 @@ GARBAGE = [
 ]
 
 
-def test_garbage_or_silence_leaves_the_cache_untouched(synced: Vault, instance: Instance) -> None:
+def test_garbage_or_silence_leaves_the_cache_untouched(
+    synced: Vault, instance: Instance
+) -> None:
     """A server answering garbage or nothing gives a clear error and changes nothing."""
     for reply, error in GARBAGE:
         raw = _RawServer(instance, reply)
         try:
-            synced.state = synced.state.evolve(server_url=f"https://127.0.0.1:{raw.port}")
+            synced.state = synced.state.evolve(
+                server_url=f"https://127.0.0.1:{raw.port}"
+            )
             query = "SELECT count(*), group_concat(hex(summary)) FROM records"
             before = synced.store.conn.execute(query).fetchone()
             cursor_before = synced.state.cursor

@@ -30,11 +30,18 @@ def deps(device: Device) -> Dependencies:
     return Dependencies(make_device=make, settings=device.settings)
 
 
-def invoke(deps: Dependencies, *args: str, stdin: str | None = MASTER + "\n", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def invoke(
+    deps: Dependencies,
+    *args: str,
+    stdin: str | None = MASTER + "\n",
+    env: dict[str, str] | None = None,
+):  # type: ignore[no-untyped-def]
     return runner.invoke(app, list(args), input=stdin, obj=deps, env=env)
 
 
-def test_ls_json_lists_folders_and_lists_alphabetically(deps: Dependencies, vault: Vault) -> None:
+def test_ls_json_lists_folders_and_lists_alphabetically(
+    deps: Dependencies, vault: Vault
+) -> None:
     """`ls --json` gives each list by path with its records by title."""
     result = invoke(deps, "ls", "--json", "--password-stdin")
     assert result.exit_code == 0, result.output
@@ -70,7 +77,9 @@ def test_search_prints_matches(deps: Dependencies, vault: Vault) -> None:
     assert "Brokerage" in result.stdout and "[Finance/Bank]" in result.stdout
 
 
-def test_copy_uses_the_clipboard(deps: Dependencies, vault: Vault, clipboard: MemoryClipboard) -> None:
+def test_copy_uses_the_clipboard(
+    deps: Dependencies, vault: Vault, clipboard: MemoryClipboard
+) -> None:
     """`copy` puts the password on the clipboard and says when it is cleared."""
     record_id = vault.search("bank login")[0].id
     result = invoke(deps, "copy", record_id, "--password-stdin")
@@ -80,9 +89,16 @@ def test_copy_uses_the_clipboard(deps: Dependencies, vault: Vault, clipboard: Me
     assert SECRET_PASSWORD not in result.stdout
 
 
-def test_copy_without_clipboard_is_one_clear_line(vault: Vault, tmp_path: Path, fake_server: FakeServer, clock: FakeClock) -> None:
+def test_copy_without_clipboard_is_one_clear_line(
+    vault: Vault, tmp_path: Path, fake_server: FakeServer, clock: FakeClock
+) -> None:
     """On a headless machine `copy` fails with one line, its next step, and exit 11."""
-    headless = Device(vault.device.settings, keystore=MemoryKeystore(), connector_factory=lambda u, p: fake_server, clock=clock)
+    headless = Device(
+        vault.device.settings,
+        keystore=MemoryKeystore(),
+        connector_factory=lambda u, p: fake_server,
+        clock=clock,
+    )
     deps = Dependencies(make_device=lambda s: headless, settings=vault.device.settings)
     result = invoke(deps, "copy", vault.records()[0].id, "--password-stdin")
     assert result.exit_code == 11
@@ -93,7 +109,9 @@ def test_copy_without_clipboard_is_one_clear_line(vault: Vault, tmp_path: Path, 
 
 def test_otp_json(deps: Dependencies, vault: Vault) -> None:
     """`otp --json` prints the code and the seconds left."""
-    result = invoke(deps, "otp", vault.search("bank login")[0].id, "--json", "--password-stdin")
+    result = invoke(
+        deps, "otp", vault.search("bank login")[0].id, "--json", "--password-stdin"
+    )
     body = json.loads(result.stdout)
     assert len(body["code"]) == 6 and 0 < body["seconds_left"] <= 30
 
@@ -102,20 +120,31 @@ def test_status_without_password(deps: Dependencies, vault: Vault) -> None:
     """`status` needs no password and shows server, TTL, queue and biometrics."""
     result = invoke(deps, "status", stdin=None)
     assert result.exit_code == 0
-    for text in ("https://127.0.0.1:9", "alice", "Offline TTL left:", "Queued audit events:", "Biometric unlock:     off"):
+    for text in (
+        "https://127.0.0.1:9",
+        "alice",
+        "Offline TTL left:",
+        "Queued audit events:",
+        "Biometric unlock:     off",
+    ):
         assert text in result.stdout
     as_json = json.loads(invoke(deps, "status", "--json", stdin=None).stdout)
     assert as_json["paired"] is True and as_json["ttl_left_seconds"] == 7 * 86400
 
 
-def test_unlock_prints_a_token_that_the_environment_uses(deps: Dependencies, vault: Vault) -> None:
-    """`unlock` prints a token; with it in the environment no password is asked; `lock` ends it."""
+def test_unlock_prints_a_token_that_the_environment_uses(
+    deps: Dependencies, vault: Vault
+) -> None:
+    """`unlock` prints a token that replaces the password until `lock`."""
     result = invoke(deps, "unlock", "--password-stdin")
     assert result.exit_code == 0
     token = result.stdout.strip()
     assert token.startswith("srm1.")
     env = {"STRONGROOM_MOBILE_SESSION": token}
-    session_deps = Dependencies(make_device=deps.make_device, settings=vault.device.settings.model_copy(update={"session": SecretStr(token)}))
+    session_deps = Dependencies(
+        make_device=deps.make_device,
+        settings=vault.device.settings.model_copy(update={"session": SecretStr(token)}),
+    )
     listed = invoke(session_deps, "ls", stdin=None, env=env)
     assert listed.exit_code == 0, listed.output
     assert invoke(deps, "lock", stdin=None).exit_code == 0
@@ -124,7 +153,9 @@ def test_unlock_prints_a_token_that_the_environment_uses(deps: Dependencies, vau
     assert "STRONGROOM_MOBILE_SESSION has ended" in refused.stderr
 
 
-def test_wrong_password_is_one_line_and_counts(deps: Dependencies, vault: Vault) -> None:
+def test_wrong_password_is_one_line_and_counts(
+    deps: Dependencies, vault: Vault
+) -> None:
     """A wrong master password: one line saying attempts left, exit 9, nothing shown."""
     result = invoke(deps, "ls", "--password-stdin", stdin="wrong\n")
     assert result.exit_code == 9
@@ -161,7 +192,7 @@ def test_qr_text_not_ours(deps: Dependencies, text: str) -> None:
 
 
 def test_qr_image_not_ours_and_not_an_image(deps: Dependencies, tmp_path: Path) -> None:
-    """A QR code of a web address, and a file that is no picture, are refused clearly."""
+    """A QR code of a web address, or a file that is no picture, is refused."""
     other = tmp_path / "other.png"
     segno.make("https://example.com/not-strongroom").save(other, scale=5)
     result = invoke(deps, "pair", "--qr-image", str(other), "--password-stdin")
@@ -174,7 +205,10 @@ def test_qr_image_not_ours_and_not_an_image(deps: Dependencies, tmp_path: Path) 
     assert "cannot be read as a picture" in result.stderr
     blank = tmp_path / "blank.png"
     segno.make("x").save(blank, scale=1, border=0, dark="white")
-    assert invoke(deps, "pair", "--qr-image", str(blank), "--password-stdin").exit_code == 5
+    assert (
+        invoke(deps, "pair", "--qr-image", str(blank), "--password-stdin").exit_code
+        == 5
+    )
 
 
 def test_pair_from_a_qr_image(deps: Dependencies, tmp_path: Path) -> None:
@@ -192,7 +226,15 @@ def test_profile_that_is_not_writable(deps: Dependencies, tmp_path: Path) -> Non
     """A profile path that cannot be written: one line, exit 3, nothing sent."""
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    result = invoke(deps, "--profile", str(blocker / "profile"), "pair", "--qr-text", PAYLOAD.to_uri(), "--password-stdin")
+    result = invoke(
+        deps,
+        "--profile",
+        str(blocker / "profile"),
+        "pair",
+        "--qr-text",
+        PAYLOAD.to_uri(),
+        "--password-stdin",
+    )
     assert result.exit_code == 3, result.output
     assert "cannot write in the profile directory" in result.stderr
 
@@ -207,7 +249,9 @@ def test_logout_force_erases_a_damaged_cache(deps: Dependencies, vault: Vault) -
     assert not deps.settings.cache_file.exists()  # type: ignore[union-attr]
 
 
-def test_biometric_on_then_unlock_biometric(deps: Dependencies, vault: Vault, keystore: MemoryKeystore) -> None:
+def test_biometric_on_then_unlock_biometric(
+    deps: Dependencies, vault: Vault, keystore: MemoryKeystore
+) -> None:
     """`biometric on` stores a key; `unlock --biometric` then needs no password."""
     assert invoke(deps, "biometric", "on", "--password-stdin").exit_code == 0
     assert keystore.secrets

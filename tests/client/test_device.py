@@ -1,4 +1,4 @@
-"""The device core against a fake App Server: unlock, limits, sessions, audit, reading."""
+"""The device core with a fake App Server: unlock, limits, sessions, audit, reads."""
 
 import datetime
 import sqlite3
@@ -60,10 +60,22 @@ def test_secrets_never_reach_the_cache_files_in_clear(
     cache = device.settings.cache_file
     blobs = b"".join(
         p.read_bytes()
-        for p in (cache, cache.with_name(cache.name + "-wal"), cache.with_name(cache.name + "-shm"))
+        for p in (
+            cache,
+            cache.with_name(cache.name + "-wal"),
+            cache.with_name(cache.name + "-shm"),
+        )
         if p.exists()
     )
-    for secret in (SECRET_PASSWORD, SECRET_NOTES, SECRET_OTP, "4711-secretpin", "Bank login", "alice@bank", MASTER):
+    for secret in (
+        SECRET_PASSWORD,
+        SECRET_NOTES,
+        SECRET_OTP,
+        "4711-secretpin",
+        "Bank login",
+        "alice@bank",
+        MASTER,
+    ):
         assert secret.encode() not in blobs
 
 
@@ -98,7 +110,10 @@ def test_show_masks_and_reveal_opens(vault: Vault) -> None:
     assert revealed.secrets.password == SECRET_PASSWORD
     assert revealed.secrets.notes == SECRET_NOTES
     assert revealed.secrets.secret_fields == {"PIN": "4711-secretpin"}
-    assert [(f.name, f.value) for f in revealed.summary.fields] == [("PIN", ""), ("Branch", "Main street")]
+    assert [(f.name, f.value) for f in revealed.summary.fields] == [
+        ("PIN", ""),
+        ("Branch", "Main street"),
+    ]
 
 
 def test_unknown_record_id_is_a_clear_error(vault: Vault) -> None:
@@ -110,7 +125,7 @@ def test_unknown_record_id_is_a_clear_error(vault: Vault) -> None:
 def test_wrong_password_counts_and_erases_at_the_limit(
     device: Device, vault: Vault, fake_server: FakeServer
 ) -> None:
-    """Each wrong password says how many attempts are left; the limit erases the cache."""
+    """Each wrong password says the attempts left; the limit erases the cache."""
     vault.lock()
     with pytest.raises(WrongMasterPassword) as first:
         device.unlock("wrong one")
@@ -120,7 +135,10 @@ def test_wrong_password_counts_and_erases_at_the_limit(
     with pytest.raises(CacheErased):
         device.unlock("wrong three")
     assert not device.settings.cache_file.exists()
-    assert device.status().erased_reason == "the master password was entered wrongly 3 times"
+    assert (
+        device.status().erased_reason
+        == "the master password was entered wrongly 3 times"
+    )
     with pytest.raises(CacheErased):
         device.unlock(MASTER)
 
@@ -140,16 +158,20 @@ def test_a_good_unlock_resets_the_failure_count(device: Device, vault: Vault) ->
 def test_failed_unlocks_are_queued_encrypted_and_uploaded(
     device: Device, vault: Vault, fake_server: FakeServer
 ) -> None:
-    """A failed unlock is queued without the key, unreadable in the file, and uploaded later."""
+    """A failed unlock is queued without the key, unreadable, and uploaded later."""
     vault.lock()
     with pytest.raises(WrongMasterPassword):
         device.unlock("nope")
-    rows = sqlite3.connect(device.settings.cache_file).execute("SELECT kind, blob FROM events").fetchall()
+    rows = (
+        sqlite3.connect(device.settings.cache_file)
+        .execute("SELECT kind, blob FROM events")
+        .fetchall()
+    )
     assert [kind for kind, _ in rows].count("p") == 1
     assert all(b"unlock_failed" not in bytes(blob) for _, blob in rows)
     reopened = device.unlock(MASTER)
     reopened.sync()
-    types = [e.event_type for e in fake_server.events.values()]  # type: ignore[attr-defined]
+    types = [e.event_type for e in fake_server.events.values()]  # type: ignore
     assert DeviceEventType.UNLOCK_FAILED in types
     assert device.status().queued_events == 0
     reopened.lock()
@@ -167,14 +189,20 @@ def test_every_access_is_queued_then_uploaded_once(
     assert vault.store.event_count() == 4
     vault.sync()
     vault.sync()
-    kinds = sorted(e.event_type.value for e in fake_server.events.values())  # type: ignore[attr-defined]
+    kinds = sorted(e.event_type.value for e in fake_server.events.values())  # type: ignore
     assert kinds.count("device.record_copied") == 1
-    assert {"device.record_viewed", "device.record_revealed", "device.otp_viewed"} <= set(kinds)
+    assert {
+        "device.record_viewed",
+        "device.record_revealed",
+        "device.otp_viewed",
+    } <= set(kinds)
     assert vault.store.event_count() == 0
 
 
-def test_copy_clears_only_an_unchanged_clipboard(vault: Vault, clipboard: MemoryClipboard) -> None:
-    """The clipboard is cleared after the delay unless the person copied something else."""
+def test_copy_clears_only_an_unchanged_clipboard(
+    vault: Vault, clipboard: MemoryClipboard
+) -> None:
+    """The clipboard is cleared later unless the person copied something else."""
     record_id = vault.search("brokerage")[0].id
     assert vault.copy(record_id) == 30
     assert clipboard.value == "Broker-99-xyz"
@@ -187,7 +215,7 @@ def test_copy_clears_only_an_unchanged_clipboard(vault: Vault, clipboard: Memory
 
 
 def test_otp_matches_rfc6238(vault: Vault, clock: FakeClock) -> None:
-    """The code is pyotp's TOTP at the device time, with the seconds left in the step."""
+    """The code is pyotp's TOTP at the device time, with the seconds left."""
     code = vault.otp(vault.search("bank login")[0].id)
     assert code.code == pyotp.TOTP(SECRET_OTP).at(clock.now)
     assert code.seconds_left == 30 - int(clock.now.timestamp()) % 30
@@ -199,8 +227,10 @@ def test_otp_without_secret_is_a_clear_error(vault: Vault) -> None:
         vault.otp(vault.search("wiki")[0].id)
 
 
-def test_offline_ttl_hides_everything_until_a_sync(vault: Vault, clock: FakeClock) -> None:
-    """Past the offline time to live nothing is shown; a sync makes it readable again."""
+def test_offline_ttl_hides_everything_until_a_sync(
+    vault: Vault, clock: FakeClock
+) -> None:
+    """Past the offline TTL nothing is shown; a sync makes it readable again."""
     clock.advance(days=7, minutes=1)
     with pytest.raises(CacheExpired):
         vault.records()
@@ -210,7 +240,9 @@ def test_offline_ttl_hides_everything_until_a_sync(vault: Vault, clock: FakeCloc
     assert len(vault.records()) == 3
 
 
-def test_turning_the_clock_back_does_not_extend_the_ttl(device: Device, vault: Vault, clock: FakeClock) -> None:
+def test_turning_the_clock_back_does_not_extend_the_ttl(
+    device: Device, vault: Vault, clock: FakeClock
+) -> None:
     """A device clock set back behind the last seen time counts as expired."""
     vault.lock()
     clock.advance(days=3)
@@ -233,7 +265,9 @@ def test_session_token_unlocks_until_lock(device: Device, vault: Vault) -> None:
         device.resume(token)
 
 
-def test_session_token_idles_out(device: Device, vault: Vault, clock: FakeClock) -> None:
+def test_session_token_idles_out(
+    device: Device, vault: Vault, clock: FakeClock
+) -> None:
     """A session unused for longer than the idle time ends."""
     token = vault.start_session()
     clock.advance(minutes=14)
@@ -245,8 +279,13 @@ def test_session_token_idles_out(device: Device, vault: Vault, clock: FakeClock)
         device.resume(token)
 
 
-@pytest.mark.parametrize("token", ["", "srm1.x.y", "garbage", "srm1.00000000-0000-0000-0000-000000000000.AAAA"])
-def test_malformed_session_tokens_are_refused(device: Device, vault: Vault, token: str) -> None:
+@pytest.mark.parametrize(
+    "token",
+    ["", "srm1.x.y", "garbage", "srm1.00000000-0000-0000-0000-000000000000.AAAA"],
+)
+def test_malformed_session_tokens_are_refused(
+    device: Device, vault: Vault, token: str
+) -> None:
     """Tokens that are not ours are refused with SessionInvalid."""
     with pytest.raises(SessionInvalid):
         device.resume(token)
@@ -261,8 +300,10 @@ def test_token_with_a_forged_secret_opens_nothing(device: Device, vault: Vault) 
         device.resume(forged)
 
 
-def test_biometric_unlock_and_reentry_interval(device: Device, vault: Vault, clock: FakeClock, keystore: MemoryKeystore) -> None:
-    """Biometrics unlock until the re-entry interval passes; then the password is required."""
+def test_biometric_unlock_and_reentry_interval(
+    device: Device, vault: Vault, clock: FakeClock, keystore: MemoryKeystore
+) -> None:
+    """Biometrics unlock until the re-entry interval passes; then the password."""
     vault.enable_biometric()
     assert keystore.secrets
     vault.lock()
@@ -274,10 +315,14 @@ def test_biometric_unlock_and_reentry_interval(device: Device, vault: Vault, clo
     device.unlock_biometric().lock()
 
 
-def test_biometric_policy_off_removes_the_key(device: Device, vault: Vault, fake_server: FakeServer, keystore: MemoryKeystore) -> None:
+def test_biometric_policy_off_removes_the_key(
+    device: Device, vault: Vault, fake_server: FakeServer, keystore: MemoryKeystore
+) -> None:
     """When the policy stops allowing biometrics, the next sync turns them off."""
     vault.enable_biometric()
-    fake_server.policies = fake_server.policies.model_copy(update={"biometric_allowed": False})
+    fake_server.policies = fake_server.policies.model_copy(
+        update={"biometric_allowed": False}
+    )
     vault.sync()
     assert not keystore.secrets
     assert device.status().biometric is False
@@ -302,7 +347,11 @@ def test_biometric_without_enabling_is_refused(device: Device, vault: Vault) -> 
     ],
 )
 def test_wipe_or_revocation_erases_on_contact(
-    device: Device, vault: Vault, fake_server: FakeServer, code: ErrorCode, error: type[Exception]
+    device: Device,
+    vault: Vault,
+    fake_server: FakeServer,
+    code: ErrorCode,
+    error: type[Exception],
 ) -> None:
     """A wipe order or a revocation erases the cache at the next sync."""
     fake_server.refuse_with = code
@@ -327,7 +376,9 @@ def test_status_needs_no_unlock(device: Device, vault: Vault, clock: FakeClock) 
 
 
 @pytest.mark.parametrize("cut", [0, 100, 4096, -1])
-def test_truncated_cache_is_reported_and_left_alone(device: Device, vault: Vault, cut: int) -> None:
+def test_truncated_cache_is_reported_and_left_alone(
+    device: Device, vault: Vault, cut: int
+) -> None:
     """A truncated or corrupted cache gives CacheCorrupt and is not modified."""
     vault.lock()
     path = device.settings.cache_file
@@ -365,9 +416,16 @@ def test_logout_unregisters_and_erases(device: Device, vault: Vault) -> None:
     assert device.status().erased_reason is None
 
 
-def test_policies_from_the_server_are_applied(fake_server: FakeServer, device: Device) -> None:
+def test_policies_from_the_server_are_applied(
+    fake_server: FakeServer, device: Device
+) -> None:
     """The failed-unlock limit comes from the server's policies."""
-    fake_server.policies = Policies(offline_ttl_days=1, failed_unlock_limit=1, biometric_allowed=True, master_password_reentry_hours=1)
+    fake_server.policies = Policies(
+        offline_ttl_days=1,
+        failed_unlock_limit=1,
+        biometric_allowed=True,
+        master_password_reentry_hours=1,
+    )
     device.pair(PAYLOAD, MASTER).lock()
     with pytest.raises(CacheErased):
         device.unlock("wrong")
@@ -380,7 +438,12 @@ def test_clock_fixture_is_used(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize(
     ("unix_time", "expected"),
-    [(59, "94287082"), (1111111109, "07081804"), (1234567890, "89005924"), (2000000000, "69279037")],
+    [
+        (59, "94287082"),
+        (1111111109, "07081804"),
+        (1234567890, "89005924"),
+        (2000000000, "69279037"),
+    ],
 )
 def test_otp_rfc6238_vectors(unix_time: int, expected: str) -> None:
     """The SHA-1 test vectors of RFC 6238 appendix B come out of an otpauth URI."""
@@ -399,7 +462,14 @@ def test_otp_accepts_80_bit_secrets() -> None:
     assert len(current_code("JBSWY3DPEHPK3PXP", now).code) == 6
 
 
-@pytest.mark.parametrize("secret", ["not base32 !!", "otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP", "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=MD5"])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "not base32 !!",
+        "otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=MD5",
+    ],
+)
 def test_otp_bad_secrets_are_clear_errors(secret: str) -> None:
     """Unusable OTP secrets raise NoOtpSecret, not a stack trace."""
     from strongroom.client.otp import current_code

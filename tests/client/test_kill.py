@@ -1,4 +1,4 @@
-"""A client killed with SIGKILL at random points of a large sync leaves old or new state."""
+"""A client SIGKILLed at random points of a large sync leaves old or new state."""
 
 import os
 import random
@@ -55,7 +55,15 @@ def _server_ids(org: Org) -> frozenset[str]:
 
 def _start_sync(home: Path) -> subprocess.Popen[bytes]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "strongroom.client.cli", "--profile", str(home), "sync", "--password-stdin"],
+        [
+            sys.executable,
+            "-m",
+            "strongroom.client.cli",
+            "--profile",
+            str(home),
+            "sync",
+            "--password-stdin",
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -71,13 +79,15 @@ def _start_sync(home: Path) -> subprocess.Popen[bytes]:
 def test_sigkill_during_sync_leaves_old_or_new_state(
     instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed at random points, the cache always opens and holds the old or the new set."""
+    """Killed at random points, the cache opens and holds the old or the new set."""
     fast_server_argon2(monkeypatch)
     org = build_org(instance)
     with org.session() as session:
         bulk = vault.create_list(session, operator(), "Bulk/Big", create_folders=True)
         staff = session.get(vault.Group, org.group_id)
-        vault.grant(session, operator(), bulk, vault.Level.VIEW, group=staff, mobile_access=True)
+        vault.grant(
+            session, operator(), bulk, vault.Level.VIEW, group=staff, mobile_access=True
+        )
         bulk_id = bulk.id
     bulk_records(instance, bulk_id, BULK)
     home = tmp_path / "phone"
@@ -93,7 +103,9 @@ def test_sigkill_during_sync_leaves_old_or_new_state(
         # A baseline run tells how long a whole sync takes from process start.
         flag = False
         with org.session() as session:
-            vault.set_mobile_access(session, operator(), flag, lists=[vault.get_list(session, bulk_id)])
+            vault.set_mobile_access(
+                session, operator(), flag, lists=[vault.get_list(session, bulk_id)]
+            )
         started = time.monotonic()
         assert _start_sync(home).wait(120) == 0
         duration = time.monotonic() - started
@@ -105,7 +117,9 @@ def test_sigkill_during_sync_leaves_old_or_new_state(
             # Make the server differ from what the device holds now.
             flag = len(old) < BULK
             with org.session() as session:
-                vault.set_mobile_access(session, operator(), flag, lists=[vault.get_list(session, bulk_id)])
+                vault.set_mobile_access(
+                    session, operator(), flag, lists=[vault.get_list(session, bulk_id)]
+                )
             new = _server_ids(org)
             assert new != old
             child = _start_sync(home)
@@ -115,7 +129,9 @@ def test_sigkill_during_sync_leaves_old_or_new_state(
                 killed += 1
             child.wait(60)
             held = _held_ids(home, key)
-            assert held in (old, new), "the cache holds a state that is neither old nor new"
+            assert held in (old, new), (
+                "the cache holds a state that is neither old nor new"
+            )
             old = held
         assert killed >= RUNS // 3, f"only {killed} of {RUNS} runs were killed mid-way"
 

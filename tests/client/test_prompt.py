@@ -1,4 +1,4 @@
-"""The master password is asked on the terminal without echo (a real pseudo-terminal)."""
+"""The master password is asked on the terminal without echo (a real pty)."""
 
 import os
 import select
@@ -28,15 +28,28 @@ def _read_until(fd: int, needle: bytes, timeout: float = 60) -> bytes:
     return seen
 
 
-def test_unlock_prompt_does_not_echo(paired_template: PairedTemplate, tmp_path: Path) -> None:
-    """`unlock` on a terminal prompts, the typed password never appears, a token does."""
+def test_unlock_prompt_does_not_echo(
+    paired_template: PairedTemplate, tmp_path: Path
+) -> None:
+    """`unlock` on a terminal prompts; the password never appears, a token does."""
     home = tmp_path / "profile"
     shutil.copytree(paired_template.profile, home)
     controller, terminal = os.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
     child = subprocess.Popen(
-        [sys.executable, "-m", "strongroom.client.cli", "--profile", str(home), "unlock"],
-        stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True,
+        [
+            sys.executable,
+            "-m",
+            "strongroom.client.cli",
+            "--profile",
+            str(home),
+            "unlock",
+        ],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        close_fds=True,
     )
     os.close(terminal)
     try:

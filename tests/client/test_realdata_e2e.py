@@ -49,7 +49,9 @@ class Shell:
 
     def __init__(self, tmp_path: Path, database_url: str) -> None:
         self.tmp = tmp_path
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")
+        }
         self.env["STRONGROOM_DATA_DIR"] = str(tmp_path / "data")
         if not database_url.startswith("sqlite"):
             self.env["STRONGROOM_DATABASE_URL"] = database_url
@@ -66,28 +68,50 @@ class Shell:
             STRONGROOM_MOBILE_CLIPBOARD_CLEAR_SECONDS="2",
         )
 
-    def run(self, *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(list(args), input=stdin, capture_output=True, text=True, env=self.env, timeout=120, cwd=self.tmp)
+    def run(
+        self, *args: str, stdin: str | None = None, ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            list(args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            cwd=self.tmp,
+        )
         if ok:
             assert done.returncode == 0, f"{args}: {done.stderr}"
         return done
 
-    def server(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def server(
+        self, *args: str, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.run("strongroom", *args, stdin=stdin)
 
     def phone(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("strongroom-mobile", *args, "--password-stdin", stdin=MASTER + "\n", ok=ok)
+        return self.run(
+            "strongroom-mobile", *args, "--password-stdin", stdin=MASTER + "\n", ok=ok
+        )
 
     def start_appserver(self, port: int) -> subprocess.Popen[bytes]:
         log = (self.tmp / "appserver.log").open("ab")
         process = subprocess.Popen(
             ["strongroom", "appserver", "--host", "127.0.0.1", "--port", str(port)],
-            env=self.env, stdout=log, stderr=log, cwd=self.tmp,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            cwd=self.tmp,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"https://127.0.0.1:{port}/health", verify=False, timeout=2).status_code == 200:
+                if (
+                    httpx.get(
+                        f"https://127.0.0.1:{port}/health", verify=False, timeout=2
+                    ).status_code
+                    == 200
+                ):
                     return process
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -130,24 +154,55 @@ def test_real_keepass_database_end_to_end(shell: Shell, database_url: str) -> No
     port = _free_port()
 
     # The administrator's side: a new instance with the real database in it.
-    shell.server("init", "--admin", "admin", "--hostname", "127.0.0.1", "--app-server-url", f"https://127.0.0.1:{port}")
-    imported = shell.server("import", str(kdbx), "--into", "KeePass", "--password-stdin", stdin="a\n")
+    shell.server(
+        "init",
+        "--admin",
+        "admin",
+        "--hostname",
+        "127.0.0.1",
+        "--app-server-url",
+        f"https://127.0.0.1:{port}",
+    )
+    imported = shell.server(
+        "import", str(kdbx), "--into", "KeePass", "--password-stdin", stdin="a\n"
+    )
     assert "Imported" in imported.stdout
-    shell.server("user", "add", "bob", "--password-stdin", "--display-name", "Bob", stdin="bob-web-password-77\n")
+    shell.server(
+        "user",
+        "add",
+        "bob",
+        "--password-stdin",
+        "--display-name",
+        "Bob",
+        stdin="bob-web-password-77\n",
+    )
     shell.server("group", "add", "Staff")
     shell.server("group", "add-member", "Staff", "bob")
     shell.server("feature", "grant", "mobile", "--group", "Staff")
     lists = json.loads(shell.server("list", "list", "--json").stdout)
     assert lists
     for entry in lists:
-        shell.server("grant", entry["path"], "--group", "Staff", "--level", "view", "--mobile-access", "yes")
-    shell.server("mobile", "set-password", "bob", "--password-stdin", stdin=MASTER + "\n")
+        shell.server(
+            "grant",
+            entry["path"],
+            "--group",
+            "Staff",
+            "--level",
+            "view",
+            "--mobile-access",
+            "yes",
+        )
+    shell.server(
+        "mobile", "set-password", "bob", "--password-stdin", stdin=MASTER + "\n"
+    )
     appserver = shell.start_appserver(port)
     try:
         shell.server("mobile", "qr", "bob", "--png", "qr.png")
 
         # The phone: pair by decoding the PNG, then sync.
-        paired = shell.phone("pair", "--qr-image", str(shell.tmp / "qr.png"), "--no-sync")
+        paired = shell.phone(
+            "pair", "--qr-image", str(shell.tmp / "qr.png"), "--no-sync"
+        )
         assert f"Server:   https://127.0.0.1:{port}" in paired.stdout
         assert "Username: bob" in paired.stdout
         synced = shell.phone("sync")
@@ -157,20 +212,39 @@ def test_real_keepass_database_end_to_end(shell: Shell, database_url: str) -> No
         expected = _server_records(shell, database_url)
         assert len(expected) == sum(e["records"] for e in lists)
         listed = json.loads(shell.phone("ls", "--json").stdout)
-        held = {r["id"]: (r, entry["path"]) for entry in listed for r in entry["records"]}
+        held = {
+            r["id"]: (r, entry["path"]) for entry in listed for r in entry["records"]
+        }
         assert set(held) == set(expected)
         for record_id, view in expected.items():
-            shown = json.loads(shell.phone("show", record_id, "--reveal", "--json").stdout)
+            shown = json.loads(
+                shell.phone("show", record_id, "--reveal", "--json").stdout
+            )
             assert shown["list_path"] == view.list_path == held[record_id][1]
-            for name in ("title", "username", "url", "description", "domain", "host_name"):
+            for name in (
+                "title",
+                "username",
+                "url",
+                "description",
+                "domain",
+                "host_name",
+            ):
                 assert shown[name] == getattr(view, name), name
             assert shown["secrets"]["password"] == view.password
             assert shown["secrets"]["notes"] == view.notes
             assert shown["secrets"]["otp_secret"] == view.otp_secret
-            assert shown["expires_at"] == (view.expires_at.isoformat() if view.expires_at else None)
-            assert [(f["name"], f["secret"]) for f in shown["fields"]] == [(f.name, f.secret) for f in view.fields]
-            assert [f["value"] for f in shown["fields"] if not f["secret"]] == [f.value for f in view.fields if not f.secret]
-            assert shown["secrets"]["secret_fields"] == {f.name: f.value for f in view.fields if f.secret}
+            assert shown["expires_at"] == (
+                view.expires_at.isoformat() if view.expires_at else None
+            )
+            assert [(f["name"], f["secret"]) for f in shown["fields"]] == [
+                (f.name, f.secret) for f in view.fields
+            ]
+            assert [f["value"] for f in shown["fields"] if not f["secret"]] == [
+                f.value for f in view.fields if not f.secret
+            ]
+            assert shown["secrets"]["secret_fields"] == {
+                f.name: f.value for f in view.fields if f.secret
+            }
     finally:
         appserver.terminate()
         appserver.wait(30)
@@ -204,8 +278,14 @@ def test_real_keepass_database_end_to_end(shell: Shell, database_url: str) -> No
     finally:
         appserver.terminate()
         appserver.wait(30)
-    events = json.loads(shell.server("audit", "show", "--platform", "device", "--json", "--limit", "500").stdout)
-    device_id = json.loads(shell.run("strongroom-mobile", "status", "--json").stdout)["device_id"]
+    events = json.loads(
+        shell.server(
+            "audit", "show", "--platform", "device", "--json", "--limit", "500"
+        ).stdout
+    )
+    device_id = json.loads(shell.run("strongroom-mobile", "status", "--json").stdout)[
+        "device_id"
+    ]
     copies = [e for e in events if e["event_type"] == "device.record_copied"]
     assert len(copies) == 1
     assert copies[0]["record_id"] == sample.id
@@ -214,5 +294,9 @@ def test_real_keepass_database_end_to_end(shell: Shell, database_url: str) -> No
     received = datetime.datetime.fromisoformat(copies[0]["received_at"])
     assert occurred < before_upload <= received
     assert len({e["id"] for e in events}) == len(events)
-    reveals = [e for e in events if e["event_type"] == "device.record_revealed" and e["record_id"] == sample.id]
+    reveals = [
+        e
+        for e in events
+        if e["event_type"] == "device.record_revealed" and e["record_id"] == sample.id
+    ]
     assert len(reveals) == 1

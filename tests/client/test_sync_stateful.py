@@ -10,6 +10,7 @@ committing it. After every successful sync the device must hold exactly
 made must be on the server exactly once.
 """
 
+import contextlib
 import itertools
 import os
 from collections import Counter
@@ -102,7 +103,9 @@ class SyncMachine(RuleBasedStateMachine):
         self.password = f"mobile-master-{n}-Xy"
         actor = operator()
         with self.instance.db.session() as s:
-            user = accounts.create_user(s, actor, f"user{n}", password=f"web-password-{n}-Ab")
+            user = accounts.create_user(
+                s, actor, f"user{n}", password=f"web-password-{n}-Ab"
+            )
             group = accounts.create_group(s, actor, f"group{n}")
             accounts.add_member(s, actor, group, user)
             accounts.grant_feature(s, actor, FEATURE_MOBILE, group=group)
@@ -111,7 +114,9 @@ class SyncMachine(RuleBasedStateMachine):
             self.list_ids = []
             for i in range(2):
                 plist = vault.create_list(s, actor, f"F{n}/L{i}", create_folders=True)
-                vault.grant(s, actor, plist, vault.Level.MODIFY, group=group, mobile_access=True)
+                vault.grant(
+                    s, actor, plist, vault.Level.MODIFY, group=group, mobile_access=True
+                )
                 self.list_ids.append(plist.id)
         self.record_ids: list[str] = []
         for i in range(3):
@@ -125,7 +130,9 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _pair(self) -> None:
         with self.instance.db.session() as s:
-            qr = mobile.pairing_payload(s, operator(), self.instance.cipher, accounts.get_user(s, self.user_id))
+            qr = mobile.pairing_payload(
+                s, operator(), self.instance.cipher, accounts.get_user(s, self.user_id)
+            )
         self.vault = self.device.pair(qr, self.password)
 
     def teardown(self) -> None:
@@ -152,40 +159,63 @@ class SyncMachine(RuleBasedStateMachine):
                     username=f"u-{title}",
                     password=password,
                     notes=f"notes {title}",
-                    fields=[vault.GenericField("pin", "1234", secret=True), vault.GenericField("x", "y")],
+                    fields=[
+                        vault.GenericField("pin", "1234", secret=True),
+                        vault.GenericField("x", "y"),
+                    ],
                 ),
             )
             self.record_ids.append(record.id)
 
     def _note_queue(self) -> None:
         if self.vault is not None:
-            self.made |= {row[0] for row in self.vault.store.conn.execute("SELECT id FROM events")}
+            self.made |= {
+                row[0] for row in self.vault.store.conn.execute("SELECT id FROM events")
+            }
 
     def _live_list(self, index: int, s: Any) -> Any:
-        return s.get(vault.PasswordList, self.list_ids[index % len(self.list_ids)]) if self.list_ids else None
+        return (
+            s.get(vault.PasswordList, self.list_ids[index % len(self.list_ids)])
+            if self.list_ids
+            else None
+        )
 
     # --- admin operations ------------------------------------------------------
 
     @rule(index=st.integers(0, 9), title=text, password=text)
     def add_record(self, index: int, title: str, password: str) -> None:
         if self.list_ids:
-            self._create_record(self.list_ids[index % len(self.list_ids)], title, password)
+            self._create_record(
+                self.list_ids[index % len(self.list_ids)], title, password
+            )
 
     @rule(index=st.integers(0, 99), title=text, password=text)
     def edit_record(self, index: int, title: str, password: str) -> None:
         with self.admin() as s:
-            records = [r for r in (s.get(vault.Record, rid) for rid in self.record_ids) if r]
+            records = [
+                r for r in (s.get(vault.Record, rid) for rid in self.record_ids) if r
+            ]
             if records:
                 record = records[index % len(records)]
                 vault.update_record(
-                    s, operator(), self.instance.cipher, record,
-                    vault.RecordInput(title=title, password=password, url="https://x.example", fields=[vault.GenericField("pin", password, secret=True)]),
+                    s,
+                    operator(),
+                    self.instance.cipher,
+                    record,
+                    vault.RecordInput(
+                        title=title,
+                        password=password,
+                        url="https://x.example",
+                        fields=[vault.GenericField("pin", password, secret=True)],
+                    ),
                 )
 
     @rule(index=st.integers(0, 99))
     def delete_record(self, index: int) -> None:
         with self.admin() as s:
-            records = [r for r in (s.get(vault.Record, rid) for rid in self.record_ids) if r]
+            records = [
+                r for r in (s.get(vault.Record, rid) for rid in self.record_ids) if r
+            ]
             if records:
                 vault.delete_record(s, operator(), records[index % len(records)])
 
@@ -194,8 +224,14 @@ class SyncMachine(RuleBasedStateMachine):
         with self.admin() as s:
             plist = self._live_list(index, s)
             if plist is not None:
-                who = {"user": accounts.get_user(s, self.user_id)} if direct else {"group": s.get(Group, self.group_id)}
-                vault.grant(s, operator(), plist, vault.Level.VIEW, mobile_access=flag, **who)
+                who = (
+                    {"user": accounts.get_user(s, self.user_id)}
+                    if direct
+                    else {"group": s.get(Group, self.group_id)}
+                )
+                vault.grant(
+                    s, operator(), plist, vault.Level.VIEW, mobile_access=flag, **who
+                )
 
     @rule(index=st.integers(0, 9), direct=st.booleans())
     def revoke(self, index: int, direct: bool) -> None:
@@ -203,11 +239,13 @@ class SyncMachine(RuleBasedStateMachine):
             plist = self._live_list(index, s)
             if plist is None:
                 return
-            who = {"user": accounts.get_user(s, self.user_id)} if direct else {"group": s.get(Group, self.group_id)}
-            try:
+            who = (
+                {"user": accounts.get_user(s, self.user_id)}
+                if direct
+                else {"group": s.get(Group, self.group_id)}
+            )
+            with contextlib.suppress(vault.NotFound):
                 vault.revoke(s, operator(), plist, **who)
-            except vault.NotFound:
-                pass
 
     @rule(index=st.integers(0, 9), flag=st.booleans())
     def mobile_access_flag(self, index: int, flag: bool) -> None:
@@ -219,14 +257,25 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(member=st.booleans())
     def membership(self, member: bool) -> None:
         with self.admin() as s:
-            user, group = accounts.get_user(s, self.user_id), s.get(Group, self.group_id)
-            (accounts.add_member if member else accounts.remove_member)(s, operator(), group, user)
+            user, group = (
+                accounts.get_user(s, self.user_id),
+                s.get(Group, self.group_id),
+            )
+            (accounts.add_member if member else accounts.remove_member)(
+                s, operator(), group, user
+            )
 
     @rule(granted=st.booleans(), direct=st.booleans())
     def feature(self, granted: bool, direct: bool) -> None:
         with self.admin() as s:
-            who = {"user": accounts.get_user(s, self.user_id)} if direct else {"group": s.get(Group, self.group_id)}
-            (accounts.grant_feature if granted else accounts.revoke_feature)(s, operator(), FEATURE_MOBILE, **who)
+            who = (
+                {"user": accounts.get_user(s, self.user_id)}
+                if direct
+                else {"group": s.get(Group, self.group_id)}
+            )
+            (accounts.grant_feature if granted else accounts.revoke_feature)(
+                s, operator(), FEATURE_MOBILE, **who
+            )
 
     @rule(index=st.integers(0, 9))
     def delete_list(self, index: int) -> None:
@@ -239,8 +288,17 @@ class SyncMachine(RuleBasedStateMachine):
     @rule()
     def new_list(self) -> None:
         with self.admin() as s:
-            plist = vault.create_list(s, operator(), f"N{next(_names)}/L", create_folders=True)
-            vault.grant(s, operator(), plist, vault.Level.VIEW, group=s.get(Group, self.group_id), mobile_access=True)
+            plist = vault.create_list(
+                s, operator(), f"N{next(_names)}/L", create_folders=True
+            )
+            vault.grant(
+                s,
+                operator(),
+                plist,
+                vault.Level.VIEW,
+                group=s.get(Group, self.group_id),
+                mobile_access=True,
+            )
             self.list_ids.append(plist.id)
 
     @precondition(lambda self: self.vault is not None)
@@ -251,7 +309,9 @@ class SyncMachine(RuleBasedStateMachine):
             return
         with self.admin() as s:
             self.password = f"reset-{next(_names)}-Passw0rd"
-            mobile.set_master_password(s, operator(), accounts.get_user(s, self.user_id), self.password)
+            mobile.set_master_password(
+                s, operator(), accounts.get_user(s, self.user_id), self.password
+            )
 
     # --- the device -------------------------------------------------------------
 
@@ -306,7 +366,10 @@ class SyncMachine(RuleBasedStateMachine):
             raise SimulatedKill
 
         try:
-            with mock.patch.object(device_state, "save", die), pytest.raises((SimulatedKill, DeviceRevoked)) as raised:
+            with (
+                mock.patch.object(device_state, "save", die),
+                pytest.raises((SimulatedKill, DeviceRevoked)) as raised,
+            ):
                 self.vault.sync()
         except BaseException:
             raise
@@ -330,20 +393,41 @@ class SyncMachine(RuleBasedStateMachine):
         with self.admin() as s:
             user = accounts.get_user(s, self.user_id)
             expected = {
-                r.id: vault.open_record(s, self.instance.cipher, r) for r in vault.records_for_phone(s, user)
+                r.id: vault.open_record(s, self.instance.cipher, r)
+                for r in vault.records_for_phone(s, user)
             }
         held = {r.id: r for r in self.vault.records()}
         assert set(held) == set(expected)
         for rid, view in expected.items():
             mine = held[rid]
             secrets = self.vault._secrets(mine)
-            assert (mine.title, mine.username, mine.url, mine.description, mine.version) == (
-                view.title, view.username, view.url, view.description, view.version,
+            assert (
+                mine.title,
+                mine.username,
+                mine.url,
+                mine.description,
+                mine.version,
+            ) == (
+                view.title,
+                view.username,
+                view.url,
+                view.description,
+                view.version,
             )
-            assert (secrets.password, secrets.notes, secrets.otp_secret) == (view.password, view.notes, view.otp_secret)
-            assert [(f.name, f.secret) for f in mine.fields] == [(f.name, f.secret) for f in view.fields]
-            assert secrets.secret_fields == {f.name: f.value for f in view.fields if f.secret}
-            assert [f.value for f in mine.fields if not f.secret] == [f.value for f in view.fields if not f.secret]
+            assert (secrets.password, secrets.notes, secrets.otp_secret) == (
+                view.password,
+                view.notes,
+                view.otp_secret,
+            )
+            assert [(f.name, f.secret) for f in mine.fields] == [
+                (f.name, f.secret) for f in view.fields
+            ]
+            assert secrets.secret_fields == {
+                f.name: f.value for f in view.fields if f.secret
+            }
+            assert [f.value for f in mine.fields if not f.secret] == [
+                f.value for f in view.fields if not f.secret
+            ]
             assert self.vault.list_path(mine.list_id) == view.list_path
 
     def _server_ids(self) -> Counter[str]:
@@ -360,14 +444,19 @@ class SyncMachine(RuleBasedStateMachine):
         assert self.vault is not None
         on_server = self._server_ids()
         assert all(n == 1 for n in on_server.values()), "an event was stored twice"
-        queued = {row[0] for row in self.vault.store.conn.execute("SELECT id FROM events")}
+        queued = {
+            row[0] for row in self.vault.store.conn.execute("SELECT id FROM events")
+        }
         assert not queued & on_server.keys(), "an acknowledged event stayed queued"
         assert self.made - self.lost <= on_server.keys() | queued
 
     @invariant()
     def cache_opens(self) -> None:
         if self.vault is not None:
-            assert self.vault.store.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            assert (
+                self.vault.store.conn.execute("PRAGMA quick_check").fetchone()[0]
+                == "ok"
+            )
 
 
 def _real_connector(url: str, pin: str) -> HttpConnector:
@@ -375,12 +464,17 @@ def _real_connector(url: str, pin: str) -> HttpConnector:
 
 
 def test_sync_is_right_under_random_changes(
-    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+    instance: Instance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
 ) -> None:
-    """After every successful sync the device equals records_for_phone; events land once."""
+    """After every good sync the device equals records_for_phone; events land once."""
     fast_server_argon2(monkeypatch)
     sqlite = database_url.startswith("sqlite")
-    examples = int(os.environ.get("STRONGROOM_STATEFUL_EXAMPLES", "200" if sqlite else "60"))
+    examples = int(
+        os.environ.get("STRONGROOM_STATEFUL_EXAMPLES", "200" if sqlite else "60")
+    )
     with running_appserver(instance):
         SyncMachine.instance = instance
         SyncMachine.workdir = tmp_path

@@ -110,6 +110,18 @@ class PhoneServer:
                 )
             )
 
+    def device(self, device_id: str) -> mobile.DeviceInfo:
+        """The device as the admin's device list shows it."""
+        with self.instance.db.session() as session:
+            user = accounts.get_user(session, self.user_id)
+            found = [
+                d
+                for d in mobile.list_devices(session, operator(), user)
+                if d.id == device_id
+            ]
+            assert len(found) == 1
+            return found[0]
+
     def restart(self) -> None:
         """Start the App Server again on the same port (after `stop`)."""
         settings = self.instance.settings

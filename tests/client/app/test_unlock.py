@@ -18,7 +18,7 @@ def _paired_and_locked(make_app, phone_server: PhoneServer) -> Harness:
 def test_unlocking_runs_the_key_derivation_off_the_ui_thread(
     make_app, phone_server: PhoneServer
 ) -> None:
-    """While Argon2id runs on the worker thread, the screen shows progress and waits."""
+    """Argon2id runs on the worker thread behind a progress bar; a sync follows."""
     harness = _paired_and_locked(make_app, phone_server)
     screen = harness.screen
     assert f"alice on {phone_server.server.url}" in harness.text()
@@ -46,10 +46,14 @@ def test_unlocking_runs_the_key_derivation_off_the_ui_thread(
     assert threads == ["strongroom-core_0"]
     assert screen.busy.running
 
+    phone_server.add_record("Shared", title="Printer", username="admin")
     release.set()
     harness.settle()
     assert not screen.busy.running
     assert "[▸ Finance (1)]" in harness.text()
+    # Every unlock syncs: what the admin added while the phone was locked is here.
+    harness.type(harness.screen.search, "printer")
+    assert "[Printer — admin — Shared]" in harness.text()
     assert "Syncing" not in harness.text()
 
 

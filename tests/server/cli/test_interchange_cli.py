@@ -6,9 +6,11 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from strongroom.server.audit.models import AuditEvent
+from strongroom.server.cli import common
 from strongroom.server.core.config import Settings
 from strongroom.server.core.instance import Instance, operator
 from strongroom.server.interchange import service as interchange
@@ -31,9 +33,12 @@ def _contents(instance: Instance, under: str) -> dict[str, dict[str, vault.Recor
         return out
 
 
-def test_import_real_files(cli: Cli, instance: Instance) -> None:
-    """A KDBX with a password, a KDBX with a key file, an encrypted Bitwarden
-    export and a CSV import with their counts and field values."""
+def test_import_real_files(
+    cli: Cli, instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KDBX with a password (piped, then typed at a prompt), a KDBX with a key
+    file, an encrypted Bitwarden export and a CSV import with their counts and
+    field values."""
     data = realdata_dir()
     kdbx = cli(
         "import",
@@ -74,6 +79,16 @@ def test_import_real_files(cli: Cli, instance: Instance) -> None:
         "Imported/CSV",
     )
     assert csv.exit_code == 0, csv.stderr
+    # On a terminal, a file that needs a password asks for it.
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
+    prompted = cli(
+        "import",
+        str(data / "keepassxc" / "NewDatabase.kdbx"),
+        "--into",
+        "Imported/Prompted",
+        input="a\n",
+    )
+    assert prompted.exit_code == 0, prompted.stderr
 
     kp = _contents(instance, "Imported/KP")
     assert sorted(kp) == ["Imported/KP/Homebanking/Subgroup", "Imported/KP/NewDatabase"]
@@ -108,7 +123,7 @@ def test_import_real_files(cli: Cli, instance: Instance) -> None:
         record_events = session.scalars(
             select(AuditEvent).where(AuditEvent.event_type == "record.created")
         ).all()
-    assert [e.details["records"] for e in events] == [2, 1, 1, 1]
+    assert [e.details["records"] for e in events] == [2, 1, 1, 1, 2]
     assert record_events == []
 
 

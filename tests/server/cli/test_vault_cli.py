@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from strongroom.server.audit.models import AuditEvent
+from strongroom.server.cli import common
 from strongroom.server.core.instance import Instance
 from strongroom.server.vault import service as vault
 from tests.server.cli.conftest import Cli
@@ -286,3 +287,38 @@ def test_mobile_access_set_in_bulk(cli: Cli, instance: Instance) -> None:
         result = cli(*args)
         assert result.exit_code == 2, args
         assert result.stderr.startswith("error: "), args
+
+
+def test_prompts_on_a_terminal(with_list: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, record add asks for the password twice, the notes, the OTP
+    secret and each --secret-field; list delete asks before deleting."""
+    cli = with_list
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
+    answers = "typed-pw\ntyped-pw\none-line notes\nJBSWY3DPEHPK3PXP\n9876\n"
+    result = cli(
+        "record",
+        "add",
+        "Infra/Servers",
+        "--title",
+        "prompted",
+        "--secret-field",
+        "PIN",
+        input=answers,
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "typed-pw" not in result.stdout
+    (row,) = json.loads(cli("record", "list", "Infra/Servers", "--json").stdout)
+    shown = json.loads(cli("record", "show", row["id"], "--reveal", "--json").stdout)
+    assert (shown["password"], shown["notes"], shown["otp_secret"]) == (
+        "typed-pw",
+        "one-line notes",
+        "JBSWY3DPEHPK3PXP",
+    )
+    assert shown["fields"] == [{"name": "PIN", "value": "9876", "secret": True}]
+
+    declined = cli("list", "delete", "Infra/Servers", input="n\n")
+    assert declined.exit_code == 1
+    assert len(json.loads(cli("list", "list", "--json").stdout)) == 1
+    accepted = cli("list", "delete", "Infra/Servers", input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert json.loads(cli("list", "list", "--json").stdout) == []

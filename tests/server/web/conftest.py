@@ -17,7 +17,7 @@ from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import User
 from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.config import Settings
-from strongroom.server.core.instance import Instance, InitResult, initialise
+from strongroom.server.core.instance import InitResult, Instance, initialise
 from strongroom.server.core.instance import operator as cli_operator
 from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import Level

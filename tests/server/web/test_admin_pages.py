@@ -17,7 +17,7 @@ from strongroom.server.accounts.models import FEATURE_MOBILE
 from strongroom.server.appserver.runner import run_in_thread
 from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.db import utcnow
-from strongroom.server.core.instance import Instance, InitResult
+from strongroom.server.core.instance import InitResult, Instance
 from strongroom.server.core.instance import operator as cli_operator
 from strongroom.server.mobile.models import (
     DEVICE_REVOKED,

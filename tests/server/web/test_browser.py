@@ -282,10 +282,14 @@ PAGES = [
 
 
 # The elements sticking out on the right, to name the culprit of an overflow.
-WIDEST = """() => Array.from(document.querySelectorAll('body *'))
-  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-  .slice(0, 5)
-  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+WIDEST = """() => {
+  const edge = document.documentElement.clientWidth + 1;
+  return Array.from(document.querySelectorAll('body *'))
+    .filter(e => e.getBoundingClientRect().right > edge)
+    .slice(0, 5)
+    .map(e => e.tagName + '.' + e.className);
+}"""
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 def _screenshot_every_page(browser: object, base: str, ids: dict[str, str]) -> None:
@@ -310,9 +314,7 @@ def _screenshot_every_page(browser: object, base: str, ids: dict[str, str]) -> N
                 path=str(SCREENSHOTS / f"{name}-{width_name}.png"), full_page=True
             )
             if width_name == "phone":
-                overflow = page.evaluate(
-                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-                )
+                overflow = page.evaluate(OVERFLOW)
                 assert overflow <= 1, (
                     f"{name} scrolls sideways by {overflow}px on a phone: "
                     + str(page.evaluate(WIDEST))

@@ -26,7 +26,7 @@ def _grants(instance: Instance, list_id: str) -> dict[str, tuple[str, bool]]:
 
 def _mobile_cell(html: str, name: str) -> str:
     row = re.search(
-        rf"<tr id=\"grant-[^\"]+\">(?:(?!</tr>).)*{re.escape(name)}(?:(?!</tr>).)*</tr>",
+        rf'<tr id="grant-[^"]+">(?:(?!</tr>).)*{re.escape(name)}(?:(?!</tr>).)*</tr>',
         html,
         re.S,
     )

@@ -119,6 +119,9 @@ def test_list_page_searches_sorts_and_pages(alice: TestClient, big_list: str) ->
     assert _titles(found.text) == [f"Host {i}" for i in range(110, 120)]
     literal = alice.get(f"/lists/{big_list}", params={"q": "50%_"})
     assert _titles(literal.text) == ["Host 007"]
+    past_end = alice.get(f"/lists/{big_list}", params={"q": "host", "page": "99"})
+    assert "Page 3 of 3" in past_end.text
+    assert _titles(past_end.text)[-1] == "Host 119"
     nothing = alice.get(f"/lists/{big_list}", params={"q": "zzz"})
     assert "No record matches your search." in nothing.text
 

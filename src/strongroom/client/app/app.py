@@ -84,11 +84,12 @@ class AutoLock:
         if self.app.vault is None or self.idle_seconds() < limit:
             return False
         log.info("app_auto_locked idle_seconds=%d", int(self.idle_seconds()))
+        minutes = self.app.prefs.auto_lock_minutes
         self.app.lock_now(
             Notice(
                 "Locked",
-                f"Strongroom locked itself after "
-                f"{self.app.prefs.auto_lock_minutes} minutes without use.",
+                f"Strongroom locked itself after {minutes} "
+                f"minute{'s' if minutes != 1 else ''} without use.",
                 "",
                 error=False,
             )
@@ -153,6 +154,9 @@ class StrongroomApp(toga.App):
             _log_to_file(self.settings.home)
         self.worker = CoreWorker()
         self.tasks = TaskSet(self.loop)
+        # TODO: phones need a Keystore on the Android Keystore and the iOS
+        # Keychain for biometric unlock; `keyring` has no backend there, so
+        # turning biometrics on says it is not available until one is written.
         self.device = Device(
             self.settings,
             keystore=self._given_keystore,
@@ -169,10 +173,16 @@ class StrongroomApp(toga.App):
         # toga's MainWindow.__init__ carries no annotations.
         self.window = toga.MainWindow(title=self.formal_name)  # type: ignore[no-untyped-call]
         self.window.content = toga.Box()
+        # Back from the background (timers may not have run there): lock at
+        # once if the idle time has passed.
+        self.window.on_show = self._window_shown
         self.main_window = self.window
         self.window.show()
         self.autolock.start()
         self.spawn(self._open_first_screen(), name="open")
+
+    def _window_shown(self, window: toga.Window, **_: object) -> None:
+        self.autolock.check()
 
     def _profile_settings(self) -> ClientSettings:
         settings = self._given_settings or load_client_settings()

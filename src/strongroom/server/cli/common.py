@@ -63,13 +63,18 @@ def operation() -> Iterator[tuple[Instance, Session, Actor]]:
         yield instance, session, operator()
 
 
+def stdin_is_terminal() -> bool:
+    """Tell whether a person could answer a prompt (tests replace this)."""
+    return sys.stdin.isatty()
+
+
 def read_secret(
     from_stdin: bool, prompt: str, *, confirm: bool = False, allow_empty: bool = False
 ) -> str:
     """Read a secret from stdin or a no-echo prompt; never from the command line."""
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
-    elif not sys.stdin.isatty():
+    elif not stdin_is_terminal():
         raise UsageError(
             f"no terminal to ask for the {prompt.lower()}",
             hint="pipe it in and pass --password-stdin",

@@ -8,11 +8,11 @@ command says so on standard error.
 """
 
 import logging
-import sys
 from pathlib import Path
 
 import typer
 
+from strongroom.server.cli import common
 from strongroom.server.cli.common import (
     PasswordStdinOption,
     done,
@@ -51,16 +51,14 @@ def _read(
         return read_file(path, format=file_format, password=password, key_file=key_file)
     except PasswordRequired:
         # Ask only on a terminal; a script is told to pipe it in instead.
-        if password_stdin or not sys.stdin.isatty():
+        if password_stdin or not common.stdin_is_terminal():
             raise
     password = read_secret(False, "File password")
     return read_file(path, format=file_format, password=password, key_file=key_file)
 
 
 def import_(
-    file: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="The file to import."
-    ),
+    file: Path = typer.Argument(..., help="The file to import."),
     into: str = typer.Option(
         ...,
         "--into",
@@ -68,7 +66,7 @@ def import_(
     ),
     password_stdin: bool = PasswordStdinOption,
     key_file: Path | None = typer.Option(
-        None, "--key-file", exists=True, dir_okay=False, help="A KeePass key file."
+        None, "--key-file", help="A KeePass key file."
     ),
     file_format: str | None = typer.Option(
         None,
@@ -82,6 +80,9 @@ def import_(
             f"there is no import format {file_format!r}",
             hint=f"give --format {', '.join(FORMATS)}, or leave it out to detect it",
         )
+    for path, what in ((file, "file"), (key_file, "key file")):
+        if path is not None and not path.is_file():
+            raise UsageError(f"there is no {what} {path}", hint="check the path")
     # The file is read before the database is opened: a bad file or password
     # fails without touching anything.
     bundle = _read(file, file_format, password_stdin, key_file)

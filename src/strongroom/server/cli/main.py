@@ -9,7 +9,7 @@ from strongroom import __version__
 from strongroom.server.cli import accounts as accounts_cli
 from strongroom.server.cli import admin as admin_cli
 from strongroom.server.cli import api_keys as api_keys_cli
-from strongroom.server.cli import doctor
+from strongroom.server.cli import doctor as doctor_cli
 from strongroom.server.cli import interchange as interchange_cli
 from strongroom.server.cli import mobile as mobile_cli
 from strongroom.server.cli import setup
@@ -65,9 +65,9 @@ app.add_typer(api_keys_cli.api_key_app, name="api-key")
 app.add_typer(admin_cli.audit_app, name="audit")
 app.command("import")(interchange_cli.import_)
 app.command("export")(interchange_cli.export)
-app.add_typer(doctor.doctor_app, name="doctor")
+app.add_typer(doctor_cli.doctor_app, name="doctor")
 app.add_typer(mobile_cli.mobile_app, name="mobile")
-mobile_cli.mobile_app.command("query-pin")(doctor.query_pin_command)
+mobile_cli.mobile_app.command("query-pin")(doctor_cli.query_pin_command)
 app.command("appserver")(mobile_cli.appserver)
 app.command("serve")(mobile_cli.serve)
 app.command("web")(web_cli.web)

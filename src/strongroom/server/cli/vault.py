@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from strongroom.crypto.errors import DecryptionError
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import Group, User
+from strongroom.server.cli import common
 from strongroom.server.cli.common import (
     JsonOption,
     PasswordStdinOption,
@@ -173,10 +174,10 @@ def list_delete(
 def _confirm(yes: bool, question: str) -> None:
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not common.stdin_is_terminal():
         raise UsageError("this needs a confirmation", hint="pass --yes")
     if not typer.confirm(question, default=False):
-        raise UsageError("nothing was changed", hint="answer y to go ahead")
+        raise typer.Abort()
 
 
 # --- records ------------------------------------------------------------------------
@@ -266,7 +267,7 @@ def gather_secrets(
 def _prompt_secrets(
     secret_fields: list[str], *, prompt: bool, keep_on_empty: bool
 ) -> Secrets:
-    if not sys.stdin.isatty():
+    if not common.stdin_is_terminal():
         raise UsageError(
             "no terminal to ask for the record's secrets",
             hint="pipe them in with --password-stdin or --secrets-json-stdin",

@@ -229,9 +229,10 @@ def record_page(
     rows = session.execute(stmt.offset((page - 1) * page_size).limit(page_size)).all()
     if q and rows:
         total = int(rows[0][8])
+    elif q and page == 1:
+        total = 0
     if total is None:
-        # A search past its last page (or matching nothing): count, then
-        # show the last page there is.
+        # A search past its last page: count, then show the last page there is.
         total = int(session.scalar(select(func.count(Record.id)).where(*where)) or 0)
         last = max(1, -(-total // page_size))
         if page > last:
