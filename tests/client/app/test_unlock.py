@@ -136,3 +136,24 @@ def test_biometrics_are_not_offered_when_the_policy_forbids_them(
     harness.press(harness.screen.back_button)
     harness.press(harness.screen.lock_button)
     assert "Unlock with biometrics" not in harness.text()
+
+
+def test_a_damaged_copy_can_be_erased_to_pair_again(
+    make_app, phone_server: PhoneServer
+) -> None:
+    """A cache file that no longer opens is explained and can be erased from Unlock."""
+    harness = _paired_and_locked(make_app, phone_server)
+    harness.app.close()
+    cache = harness.app.settings.cache_file
+    cache.write_bytes(cache.read_bytes()[:1000])  # truncated, as by a full disk
+
+    again: Harness = make_app()
+    shown = again.text()
+    assert "Unlock Strongroom" in shown
+    assert "The offline copy is damaged" in shown
+    assert "nothing on the server is lost" in shown
+    again.press(again.screen.erase_button)
+    shown = again.text()
+    assert "Pair this phone" in shown
+    assert "The damaged copy is erased" in shown
+    assert not again.app.device.is_paired()

@@ -213,6 +213,21 @@ def test_creation_and_revocation_are_audited(session: Session, admin: User) -> N
         api_keys.get_key(session, "no-such-key")
 
 
+def test_keys_are_found_by_id_or_the_audit_logs_short_id(
+    session: Session, admin: User
+) -> None:
+    """A key is named by its id or by the 8-character prefix the audit log shows."""
+    issued = api_keys.create_key(
+        session, operator(), "ci", user=admin, system_wide=True
+    )
+    key_id = issued.key.id
+
+    assert api_keys.get_key(session, key_id).id == key_id
+    assert api_keys.get_key(session, key_id[:8].upper()).id == key_id
+    with pytest.raises(NotFound):
+        api_keys.get_key(session, key_id[:7])
+
+
 # --- the CLI -------------------------------------------------------------------
 
 

@@ -175,6 +175,7 @@ CASES = [
     (["revoke", "Finance/Bank", "--group", "Ops"], None, 1, "holds no permission"),
     (["group", "add-member", "Ops", "nobody"], None, 1, "no user called 'nobody'"),
     (["user", "disable", "nobody"], None, 1, "no user called 'nobody'"),
+    (["import", "/no/such/file.csv", "--into", "X"], None, 2, "no file /no/such"),
     (
         ["user", "set-password", "alice", "--password-stdin"],
         "short\n",

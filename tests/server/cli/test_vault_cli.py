@@ -291,7 +291,8 @@ def test_mobile_access_set_in_bulk(cli: Cli, instance: Instance) -> None:
 
 def test_prompts_on_a_terminal(with_list: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a terminal, record add asks for the password twice, the notes, the OTP
-    secret and each --secret-field; list delete asks before deleting."""
+    secret and each --secret-field; edit keeps what is left empty; list delete
+    asks before deleting."""
     cli = with_list
     monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
     answers = "typed-pw\ntyped-pw\none-line notes\nJBSWY3DPEHPK3PXP\n9876\n"
@@ -315,6 +316,18 @@ def test_prompts_on_a_terminal(with_list: Cli, monkeypatch: pytest.MonkeyPatch) 
         "JBSWY3DPEHPK3PXP",
     )
     assert shown["fields"] == [{"name": "PIN", "value": "9876", "secret": True}]
+
+    # On edit, an empty answer keeps the stored secret.
+    edited = cli(
+        "record", "edit", row["id"], "--prompt-secrets", input="\n\nnew notes\n\n"
+    )
+    assert edited.exit_code == 0, edited.stderr
+    shown = json.loads(cli("record", "show", row["id"], "--reveal", "--json").stdout)
+    assert (shown["password"], shown["notes"], shown["otp_secret"]) == (
+        "typed-pw",
+        "new notes",
+        "JBSWY3DPEHPK3PXP",
+    )
 
     declined = cli("list", "delete", "Infra/Servers", input="n\n")
     assert declined.exit_code == 1

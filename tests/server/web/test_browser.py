@@ -68,7 +68,9 @@ def _require_chromium() -> None:
 
 @pytest.fixture
 def servers(instance: Instance) -> Iterator[tuple[RunningServer, RunningServer]]:
-    """The web UI and the App Server over HTTPS on 127.0.0.1, both stopped after."""
+    """The web UI and the App Server over HTTPS on 127.0.0.1, both stopped after
+    (the test asks for them before the browser, so the browser closes first
+    and no keep-alive connection delays the shutdown)."""
     cert, key = instance.settings.cert_file, instance.settings.cert_key_file
     web = run_in_thread(create_web_app(instance), tls_cert=cert, tls_key=key)
     app_server = run_in_thread(
@@ -147,8 +149,8 @@ def _mobile_state(page: object, group: str) -> str:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_admin_and_user_flows_end_to_end(
-    browser: object,
     servers: tuple[RunningServer, RunningServer],
+    browser: object,
     instance: Instance,
     tmp_path: Path,
 ) -> None:

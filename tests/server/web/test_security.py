@@ -287,3 +287,28 @@ def test_garbage_never_causes_a_server_error(
         params = {name: value for name in names}
         response = admin.get(_concrete(path, sample), params=params)
         assert response.status_code < 500, (path, value)
+
+
+def test_script_calls_get_json_errors(
+    make_client: Callable[..., TestClient], sample: Sample
+) -> None:
+    """The page script's fetch calls (Accept: JSON) get JSON errors: 401 when
+    the session is gone, 403 with a reason when the permission is missing."""
+    from tests.server.web.conftest import USER_PASSWORD, sign_in
+
+    anonymous = make_client()
+    gone = anonymous.get(
+        f"/records/{sample.record_id}/otp", headers={"Accept": "application/json"}
+    )
+    assert gone.status_code == 401
+    assert gone.json()["error"]["code"] == "login_required"
+    bob = sign_in(make_client(), "bob", USER_PASSWORD)
+    denied = bob.post(
+        f"/records/{sample.record_id}/copy",
+        headers={
+            "Accept": "application/json",
+            "X-CSRF-Token": csrf_of(bob.get("/vault").text),
+        },
+    )
+    assert denied.status_code == 403
+    assert "permission" in denied.json()["error"]["message"]

@@ -42,6 +42,7 @@ from strongroom.client.clipboard import Clipboard
 from strongroom.client.config import ClientSettings, load_client_settings
 from strongroom.client.device import Clock, Device, Vault, utcnow
 from strongroom.client.errors import (
+    CacheCorrupt,
     ClientError,
     ServerError,
     ServerTimeout,
@@ -207,7 +208,9 @@ class StrongroomApp(toga.App):
         try:
             await self.refresh_status()
         except ClientError as exc:
-            self.show_unlock(notice_for(exc))
+            self.show_unlock()
+            if self.current is not None:
+                self.show_error(self.current, exc)
             return
         if self.status is not None and self.status.paired:
             self.show_unlock()
@@ -297,6 +300,9 @@ class StrongroomApp(toga.App):
             self.spawn(self._forget_vault(), name="forget")
             self.status = None
             self.show_pair(notice)
+        elif isinstance(exc, CacheCorrupt) and isinstance(screen, UnlockScreen):
+            screen.show_notice(notice)
+            screen.offer_erase()
         elif notice.after is After.UNLOCK and not isinstance(screen, UnlockScreen):
             self.spawn(self._forget_vault(), name="forget")
             self.show_unlock(notice)
@@ -521,6 +527,21 @@ class StrongroomApp(toga.App):
                 "Logged out",
                 "This phone is unpaired and its offline copy is erased.",
                 "",
+                error=False,
+            )
+        )
+
+    async def erase_damaged(self) -> None:
+        """Erase a cache that cannot be read, then offer pairing again."""
+        await self.worker.call(
+            self.device.erase, "the offline copy was damaged", leave_note=False
+        )
+        self.status = None
+        self.show_pair(
+            Notice(
+                "The damaged copy is erased",
+                "Nothing on your organisation's server was lost.",
+                "Ask your administrator for a new QR code and pair again.",
                 error=False,
             )
         )

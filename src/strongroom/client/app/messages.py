@@ -249,7 +249,7 @@ def _client_notice(exc: ClientError) -> Notice:
         return Notice(
             "The offline copy is damaged",
             detail,
-            "Log out in Settings and pair again; nothing on the server is lost.",
+            "Erase this phone's copy and pair again; nothing on the server is lost.",
         )
     if isinstance(exc, RecordNotFound):
         return Notice(

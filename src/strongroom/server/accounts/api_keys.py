@@ -36,6 +36,8 @@ SECRET_BYTES = 32
 # of secret, with room to spare. Anything longer is refused unread.
 TOKEN_MAX = 200
 _ID_CHARS = frozenset("0123456789abcdef-")
+# Shortest id prefix accepted where a key is named (the audit log shows 8).
+PREFIX_MIN = 8
 # Writing `last_used_at` on every call would turn each read into a write; a
 # minute's resolution is plenty to see which keys are alive.
 LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
@@ -198,8 +200,20 @@ def create_key(
 
 
 def get_key(session: Session, key_id: str) -> ApiKey:
-    """The key with this id, or NotFound."""
-    key = session.get(ApiKey, key_id.strip()) if _well_formed_id(key_id) else None
+    """The key with this id, or with this unique id prefix of 8 or more
+    characters (the form the audit log names keys by); NotFound otherwise."""
+    key_id = key_id.strip().lower()
+    if not _well_formed_id(key_id):
+        raise NotFound(f"there is no API key {key_id!r}")
+    key = session.get(ApiKey, key_id)
+    if key is None and len(key_id) >= PREFIX_MIN:
+        # A uuid contains no LIKE wildcards, and _well_formed_id admits none.
+        matches = session.scalars(
+            select(ApiKey).where(ApiKey.id.startswith(key_id)).limit(2)
+        ).all()
+        if len(matches) > 1:
+            raise ValidationError("id", f"several API keys start with {key_id!r}")
+        key = matches[0] if matches else None
     if key is None:
         raise NotFound(
             f"there is no API key {key_id!r}",

@@ -94,14 +94,17 @@ def list_keys(as_json: bool = JsonOption) -> None:
 
 @api_key_app.command("revoke")
 def revoke(
-    key_id: str = typer.Argument(..., help="The key's id (see `list`)."),
+    key_id: str = typer.Argument(
+        ..., help="The key's id, or its first 8+ characters (see `list`)."
+    ),
 ) -> None:
     """Revoke a key at once; calls made with it fail from now on."""
     with operation() as (_instance, session, actor):
         key = api_keys.get_key(session, key_id)
         changed = api_keys.revoke_key(session, actor, key)
+        full_id = key.id
     done(
-        f"API key {key_id} revoked."
+        f"API key {full_id} revoked."
         if changed
-        else f"API key {key_id} was already revoked."
+        else f"API key {full_id} was already revoked."
     )

@@ -83,6 +83,10 @@ def import_(
     for path, what in ((file, "file"), (key_file, "key file")):
         if path is not None and not path.is_file():
             raise UsageError(f"there is no {what} {path}", hint="check the path")
+    # pykeepass logs its own complaints (e.g. "could not unprotect") at ERROR
+    # before the reader turns them into one InterchangeError; on a terminal
+    # that would be a second, rawer line for the same problem.
+    logging.getLogger("pykeepass").setLevel(logging.CRITICAL)
     # The file is read before the database is opened: a bad file or password
     # fails without touching anything.
     bundle = _read(file, file_format, password_stdin, key_file)

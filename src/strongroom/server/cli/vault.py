@@ -156,7 +156,9 @@ def list_delete(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a password list and every record in it."""
-    with operation() as (_instance, session, actor):
+    # Ask outside any transaction: on SQLite an open one holds the write lock,
+    # and a person thinking over the question would stall every other writer.
+    with operation() as (_instance, session, _actor):
         plist = vault.find_list(session, path)
         count = int(
             session.scalar(
@@ -166,8 +168,9 @@ def list_delete(
             )
             or 0
         )
-        _confirm(yes, f"Delete {path} and its {count} record(s)?")
-        deleted = vault.delete_list(session, actor, plist)
+    _confirm(yes, f"Delete {path} and its {count} record(s)?")
+    with operation() as (_instance, session, actor):
+        deleted = vault.delete_list(session, actor, vault.find_list(session, path))
     done(f"Password list {path} deleted with {deleted} record(s).")
 
 
@@ -284,9 +287,10 @@ def _prompt_secrets(
         )
         notes = _prompt_optional("Notes, one line" + suffix)
         otp = _prompt_optional("OTP secret" + suffix)
-        for name, value in (("password", password), ("notes", notes), ("otp", otp)):
-            if value or not keep_on_empty:
-                setattr(secrets, "otp_secret" if name == "otp" else name, value)
+        # None keeps the stored value (edit); "" stores none (add).
+        secrets.password = password or (None if keep_on_empty else "")
+        secrets.notes = notes or (None if keep_on_empty else "")
+        secrets.otp_secret = otp or (None if keep_on_empty else "")
     for name in secret_fields:
         secrets.fields[name] = _prompt_optional(f"Secret field {name}")
     return secrets

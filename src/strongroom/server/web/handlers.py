@@ -1,9 +1,9 @@
 """The browser UI's one error edge: every known error becomes a page that says
 what happened and what to do, with the right status code.
 
-Requests under /api/ get the same errors as JSON (`{"code", "message"}`, plus
-`field`, `hint` and `retry_after` when known), so routers included from the
-REST API package need no HTML in their failure paths.
+Requests under /api/ (and fetch calls asking for JSON) get the same errors as
+JSON in the REST API's shape, `{"error": {"code", "message", ...}}` with
+`field`, `hint` and `retry_after` when known.
 """
 
 import logging
@@ -70,11 +70,13 @@ def error_page(
 ) -> Response:
     """A page (or JSON body) that says what went wrong and how to go on."""
     if _wants_json(request):
-        body: dict[str, Any] = {"code": code, "message": message}
+        # The REST API's error shape, so /api/ clients see one format even
+        # for what reaches this edge (an oversized body, say).
+        detail: dict[str, Any] = {"code": code, "message": message}
         if hint:
-            body["hint"] = hint
-        body.update(extra or {})
-        return _json(status, body, headers)
+            detail["hint"] = hint
+        detail.update(extra or {})
+        return _json(status, {"error": detail}, headers)
     return render(
         request,
         "error.html",

@@ -26,10 +26,14 @@ class UnlockScreen(Screen):
         self.unlock_button = self.button("Unlock", self.on_unlock)
         self.biometric_button = self.button("Unlock with biometrics", self.on_biometric)
         kit.set_visible(self.biometric_button, False)
+        # Offered only when the copy cannot be read at all: the way out.
+        self.erase_button = self.button("Erase this phone's copy", self.on_erase)
+        kit.set_visible(self.erase_button, False)
         return kit.column(
             self.who,
             kit.row(kit.text("Master password"), self.password),
             kit.row(self.unlock_button, self.biometric_button),
+            self.erase_button,
         )
 
     def shown(self) -> None:
@@ -63,6 +67,14 @@ class UnlockScreen(Screen):
             self.app.unlock(self, password),
             name="unlock",
         )
+
+    def offer_erase(self) -> None:
+        """The copy is damaged: offer to erase it and pair again."""
+        kit.set_visible(self.erase_button, True)
+
+    def on_erase(self) -> None:
+        """Erase the damaged copy (the server keeps everything)."""
+        self.run("Erasing…", self.app.erase_damaged(), name="erase")
 
     def on_biometric(self) -> None:
         """Unlock with the key in the platform keystore."""
