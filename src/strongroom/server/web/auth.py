@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import pyotp
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from strongroom.crypto.passwords import burn_verification_time, verify_password
@@ -102,6 +103,14 @@ def _count_address_failure(session: Session, ip: str | None) -> None:
     if not ip:
         return
     _, window = _limits(session)
+    # Windows that ran out mean nothing any more; dropping them here keeps
+    # the table as small as the set of addresses failing right now.
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_started_at < utcnow() - window,
+            LoginThrottle.source_ip != ip,
+        )
+    )
     row = _throttle_row(session, ip, window)
     row.failures += 1
     session.flush()
