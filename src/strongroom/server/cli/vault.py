@@ -688,7 +688,9 @@ def revoke(
 @mobile_access_app.command("set")
 def mobile_access_set(
     args: list[str] = typer.Argument(
-        None, metavar="[LIST]... yes|no", help="List paths, then yes or no."
+        None,
+        metavar="LIST... yes|no",
+        help="List paths (none with --all), then yes or no.",
     ),
     all_lists: bool = typer.Option(
         False, "--all", help="Every permission on every list."

@@ -60,9 +60,10 @@ def create_web_app(instance: Instance) -> FastAPI:
     app = FastAPI(
         title="Strongroom",
         version=__version__,
-        # Only the REST API is described by OpenAPI; the HTML pages are not an
-        # interface for programs.
-        openapi_url="/api/v1/openapi.json" if has_api else None,
+        # Only the REST API is described by OpenAPI (the HTML pages are not an
+        # interface for programs); the API also serves its own cut at
+        # /api/v1/openapi.json.
+        openapi_url="/openapi.json" if has_api else None,
         docs_url=None,
         redoc_url=None,
     )

@@ -1,0 +1,89 @@
+"""Records as services: field limits, versions, and tombstones for phones."""
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strongroom.server.core import counters
+from strongroom.server.core.errors import AlreadyExists, ValidationError
+from strongroom.server.core.instance import Instance, operator
+from strongroom.server.vault import service as vault
+from strongroom.server.vault.models import Tombstone
+
+OP = operator()
+
+# (the record, the field named in the refusal)
+OVER_LIMITS = [
+    (vault.RecordInput(title=""), "title"),
+    (vault.RecordInput(title="   "), "title"),
+    (vault.RecordInput(title="t" * 256), "title"),
+    (vault.RecordInput(title="t", username="u" * 256), "username"),
+    (vault.RecordInput(title="t", description="d" * 256), "description"),
+    (vault.RecordInput(title="t", url="https://" + "u" * 2048), "url"),
+    (
+        vault.RecordInput(title="t", fields=[vault.GenericField(" ", "v")]),
+        "field name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "field"), OVER_LIMITS)
+def test_validate_record_names_the_field(data: vault.RecordInput, field: str) -> None:
+    """Each field over its limit (or an empty title) is refused by name."""
+    with pytest.raises(ValidationError) as caught:
+        vault.validate_record(data)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        vault.RecordInput(title="t" * 255, username="u" * 255, description="d" * 255),
+        vault.RecordInput(title="  padded  "),
+    ],
+)
+def test_validate_record_accepts_the_limits(data: vault.RecordInput) -> None:
+    """Exactly 255 characters is allowed; a title is stored without padding."""
+    assert vault.validate_record(data).title == data.title.strip()
+
+
+def test_versions_and_tombstones(instance: Instance, session: Session) -> None:
+    """Every write takes the next records version; deleting a record or a list
+    leaves tombstones with a version so phones learn of it."""
+    plist = vault.create_list(session, OP, "L")
+    record = vault.create_record(
+        session, OP, instance.cipher, plist, vault.RecordInput(title="a")
+    )
+    first = record.version
+    assert first == counters.current(session, counters.RECORDS)
+    vault.update_record(
+        session, OP, instance.cipher, record, vault.RecordInput(title="a2")
+    )
+    assert record.version > first
+
+    other = vault.create_record(
+        session, OP, instance.cipher, plist, vault.RecordInput(title="b")
+    )
+    vault.delete_record(session, OP, record)
+    removed = vault.delete_list(session, OP, plist)
+    assert removed == 1
+    stones = session.scalars(select(Tombstone).order_by(Tombstone.id)).all()
+    assert [(s.kind, s.object_id) for s in stones] == [
+        ("record", record.id),
+        ("record", other.id),
+        ("list", plist.id),
+    ]
+    assert stones[0].version < stones[1].version == stones[2].version
+
+
+def test_names_in_one_folder_are_unique(session: Session) -> None:
+    """A second list or folder of the same name in one folder is refused, the
+    same name in another folder is fine."""
+    vault.create_list(session, OP, "A/Bank", create_folders=True)
+    with pytest.raises(AlreadyExists):
+        vault.create_list(session, OP, "A/Bank")
+    with pytest.raises(AlreadyExists):
+        vault.create_folder(session, OP, "A")
+    vault.create_list(session, OP, "B/Bank", create_folders=True)
+    with pytest.raises(ValidationError, match="limit is 200"):
+        vault.create_list(session, OP, "A/" + "n" * 201)
