@@ -271,6 +271,18 @@ BAD_INPUT: list[tuple[str, str, Make, tuple[int, str]]] = [
         lambda p, w: {"json": {**Phone.new().pair_body(w.qr), "admin": True}},
         (422, "invalid_request"),
     ),
+    (
+        "NUL in a username",
+        "/v1/pair",
+        lambda p, w: {"json": Phone.new().pair_body(w.qr, username="al\x00ice")},
+        (422, "invalid_request"),
+    ),
+    (
+        "NUL in an event field",
+        "/v1/sync",
+        lambda p, w: {"json": p.sync_body([{**device_event(), "field": "pass\x00"}])},
+        (422, "invalid_request"),
+    ),
     ("empty logout", "/v1/logout", lambda p, w: {"json": {}}, (422, "invalid_request")),
     (
         "unknown path",

@@ -42,7 +42,7 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(
 
     @given(case=schema.as_strategy(generation_mode=mode))
     @hypothesis.settings(
-        max_examples=40,
+        max_examples=60,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),

@@ -166,7 +166,7 @@ def test_permissions_of_a_signed_in_importer(
     instance: Instance, session: Session
 ) -> None:
     """A user may import into a list where they hold Modify but may not create
-    lists; an admin user may, and gets Admin (no Mobile Access) on them."""
+    lists; an admin user may, and gets Admin on them with the default flag."""
     user = accounts.create_user(session, OP, "ulla", password="long-enough-pw-1")
     admin = accounts.create_user(
         session, OP, "adam", password="long-enough-pw-1", is_admin=True
@@ -194,7 +194,7 @@ def test_permissions_of_a_signed_in_importer(
     assert summary.lists_created == ("Admin/Mine", "Admin/New")
     grid = vault.grants_on(session, vault.find_list(session, "Admin/New"))
     assert [(g.grantee_name, g.level, g.mobile_access) for g in grid] == [
-        ("adam", Level.ADMIN, False)
+        ("adam", Level.ADMIN, True)
     ]
 
 

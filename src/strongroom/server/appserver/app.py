@@ -13,6 +13,7 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,7 +32,11 @@ from strongroom.server.appserver.errors import (
     BodyLimitMiddleware,
     install_error_handlers,
 )
-from strongroom.server.core.errors import SchemaBehind, ServiceUnavailable
+from strongroom.server.core.errors import (
+    SchemaBehind,
+    ServiceUnavailable,
+    ValidationError,
+)
 from strongroom.server.core.instance import Instance
 from strongroom.server.core.schema import current_revisions, head_revisions
 from strongroom.server.mobile import devices, pairing, sync
@@ -58,6 +63,27 @@ STATUS_PAGE = """<!doctype html>
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:
     return {status: {"model": ErrorResponse} for status in statuses}
+
+
+def _refuse_nul(body: BaseModel) -> None:
+    """Refuse NUL characters in any string of a request body.
+
+    PostgreSQL text cannot hold them and no field of the protocol needs one;
+    refused here, they never reach a query (where they would be a 500).
+    """
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValidationError(path, f"{path} must not contain NUL characters")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}.{index}")
+
+    walk(body.model_dump(), "")
 
 
 def _client_ip(request: Request) -> str | None:
@@ -180,6 +206,7 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     )
     async def pair(body: PairRequest, request: Request) -> PairResponse:
         """Register the device and return its first credential."""
+        _refuse_nul(body)
         call = functools.partial(pairing.pair, instance, body, ip=_client_ip(request))
         return await anyio.to_thread.run_sync(call, limiter=pair_slots)
 
@@ -191,6 +218,7 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     )
     async def sync_device(body: SyncRequest, request: Request) -> Response:
         """One delta sync; the reply carries the next credential and cursor."""
+        _refuse_nul(body)
 
         def work() -> bytes:
             reply = sync.sync(instance, body, ip=_client_ip(request))
@@ -210,6 +238,7 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     )
     async def logout(body: LogoutRequest, request: Request) -> LogoutResponse:
         """Revoke the calling device (the user signed out of the app)."""
+        _refuse_nul(body)
         call = functools.partial(
             devices.logout,
             instance.db,

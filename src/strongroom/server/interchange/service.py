@@ -20,13 +20,12 @@ levels here, so it is replaced by '-' (with a warning).
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from strongroom.crypto.errors import DecryptionError
-from strongroom.server.accounts import service as accounts
 from strongroom.server.audit import service as audit
 from strongroom.server.core.actor import Actor
 from strongroom.server.core.errors import (
@@ -305,22 +304,8 @@ def _warn_duplicate_titles(
 
 
 def _create_list(session: Session, actor: Actor, target: _Target) -> PasswordList:
-    plist = vault.create_list(session, actor, target.path, create_folders=True)
-    if not actor.operator and actor.user_id is not None:
-        # List permissions bind an admin signed in as a user, and a new list has
-        # none: without this grant they could not fill or even see the list
-        # they are importing into. The grant is theirs (audited under their
-        # name); Mobile Access stays off, since sending a list to phones is a
-        # separate decision.
-        vault.grant(
-            session,
-            replace(actor, operator=True),
-            plist,
-            Level.ADMIN,
-            user=accounts.get_user(session, actor.user_id),
-            mobile_access=False,
-        )
-    return plist
+    # The vault grants a signed-in creator Admin on the new list.
+    return vault.create_list(session, actor, target.path, create_folders=True)
 
 
 # --- export ---------------------------------------------------------------------------

@@ -298,7 +298,20 @@ def create_list(
         list_id=plist.id,
     )
     log.info("list_created list_id=%s", plist.id)
+    _grant_creator(session, actor, plist)
     return plist
+
+
+def _grant_creator(session: Session, actor: Actor, plist: PasswordList) -> None:
+    # Administrators signed in as users do not bypass list permissions (only
+    # the operator at the CLI does), so a list they create would stay closed
+    # to them. As in the product our users come from, the creator gets Admin
+    # on it; the Mobile Access flag follows the system default like any grant.
+    if actor.operator or actor.user_id is None:
+        return
+    creator = session.get(User, actor.user_id)
+    if creator is not None:
+        grant(session, actor, plist, Level.ADMIN, user=creator)
 
 
 def delete_list(session: Session, actor: Actor, plist: PasswordList) -> int:

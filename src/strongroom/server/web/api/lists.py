@@ -4,12 +4,10 @@ from fastapi import status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from strongroom.server.accounts.models import User
-from strongroom.server.core.actor import Actor
 from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import Level, PasswordList, Record
 from strongroom.server.web.api.common import Limit, Offset, PathId, api_router, page_of
-from strongroom.server.web.api.context import ApiContext, Context
+from strongroom.server.web.api.context import Context
 from strongroom.server.web.api.schemas import Deleted, ListCreate, ListOut, Page
 
 router = api_router(prefix="/lists", tags=["lists"])
@@ -28,25 +26,6 @@ def _out(session: Session, plist: PasswordList) -> ListOut:
         description=plist.description,
         records=int(records or 0),
     )
-
-
-def _grant_creator(session: Session, ctx: ApiContext, plist: PasswordList) -> None:
-    # Administrators do not bypass list permissions (only the operator at the
-    # CLI does), so without this an admin's key could create a list it could
-    # never open. The creator gets Admin on it, as in the product our users
-    # come from; the grant runs with the operator's reach because the creator
-    # holds no level yet, and is audited under the key's own name.
-    creator = Actor(
-        user_id=ctx.actor.user_id,
-        name=ctx.actor.name,
-        platform=ctx.actor.platform,
-        is_admin=True,
-        operator=True,
-        ip=ctx.actor.ip,
-    )
-    user = session.get(User, ctx.principal.user_id)
-    if user is not None:
-        vault.grant(session, creator, plist, Level.ADMIN, user=user)
 
 
 @router.get("", response_model=Page[ListOut], summary="List password lists")
@@ -75,7 +54,7 @@ def list_lists(ctx: Context, limit: Limit = 100, offset: Offset = 0) -> Page[Lis
     summary="Create a password list",
 )
 def create_list(ctx: Context, body: ListCreate) -> ListOut:
-    """Create a list at `path`; the creating key's user gets Admin on it."""
+    """Create a list at `path`; the key's user gets Admin on it (vault rule)."""
     ctx.require_admin()
     with ctx.session() as session:
         plist = vault.create_list(
@@ -85,7 +64,6 @@ def create_list(ctx: Context, body: ListCreate) -> ListOut:
             description=body.description,
             create_folders=body.create_folders,
         )
-        _grant_creator(session, ctx, plist)
         return _out(session, plist)
 
 
