@@ -74,6 +74,7 @@ def _start_sync(home: Path) -> subprocess.Popen[bytes]:
     return child
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sigkill_during_sync_leaves_old_or_new_state(

@@ -1,10 +1,12 @@
 """The master password is asked on the terminal without echo (a real pty)."""
 
+import fcntl
 import os
 import select
 import shutil
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -36,6 +38,12 @@ def test_unlock_prompt_does_not_echo(
     shutil.copytree(paired_template.profile, home)
     controller, terminal = os.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+
+    def own_terminal() -> None:
+        # A session of its own with the pty as controlling terminal, as in a
+        # login: getpass then talks to this pty, never to the parent's tty.
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
     child = subprocess.Popen(
         [
             sys.executable,
@@ -50,11 +58,20 @@ def test_unlock_prompt_does_not_echo(
         stderr=terminal,
         env=env,
         close_fds=True,
+        start_new_session=True,
+        preexec_fn=own_terminal,
     )
     os.close(terminal)
     try:
         prompt = _read_until(controller, b"Master password")
         assert b"Master password" in prompt
+        # Type only once the terminal stopped echoing, as a person would
+        # after the prompt: that the flag goes off is what "no echo" means.
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(controller)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, "the terminal kept echoing"
+            time.sleep(0.05)
+        time.sleep(0.2)
         os.write(controller, MASTER.encode() + b"\r")
         rest = _read_until(controller, b"srm1.")
         rest += _read_until(controller, b"\n", timeout=5)

@@ -146,6 +146,7 @@ def _server_records(shell: Shell, database_url: str) -> dict[str, vault.RecordVi
         instance.close()
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_real_keepass_database_end_to_end(shell: Shell, database_url: str) -> None:

@@ -463,6 +463,8 @@ def _real_connector(url: str, pin: str) -> HttpConnector:
     return HttpConnector(url, pin)
 
 
+@pytest.mark.timeout(1800)
+@pytest.mark.slow
 def test_sync_is_right_under_random_changes(
     instance: Instance,
     tmp_path: Path,

@@ -32,7 +32,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +103,18 @@ class CacheStore:
     # --- opening ---------------------------------------------------------
 
     @classmethod
-    def create(cls, path: Path, meta: dict[str, Any]) -> "CacheStore":
+    def create(
+        cls,
+        path: Path,
+        meta: dict[str, Any],
+        populate: Callable[["CacheStore", sqlite3.Connection], None],
+    ) -> "CacheStore":
         """Create a new cache file with `meta` (must include `profile_id`).
 
-        The file is built under a temporary name and renamed into place, so a
-        crash during pairing never leaves a half-made cache behind.
+        The file is built under a temporary name, `populate` writes the rest
+        (keys, state) in the same transaction, and only then is the file
+        renamed into place: a crash during pairing never leaves a half-made
+        cache behind.
         """
         tmp = path.with_name(f".{path.name}.new")
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
@@ -117,6 +124,7 @@ class CacheStore:
             os.chmod(tmp, 0o600)
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            draft = cls(tmp, conn, str(meta["profile_id"]))
             with _tx(conn):
                 conn.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -125,18 +133,14 @@ class CacheStore:
                         *((k, json.dumps(v)) for k, v in meta.items()),
                     ],
                 )
+                populate(draft, conn)
             conn.close()
             os.replace(tmp, path)
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             tmp.unlink(missing_ok=True)
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
             raise ProfileNotWritable(
-                f"cannot write the offline copy in {path.parent} ({exc.strerror})",
-                hint="choose a writable --profile directory",
-            ) from exc
-        except sqlite3.Error as exc:
-            tmp.unlink(missing_ok=True)
-            raise ProfileNotWritable(
-                f"cannot write the offline copy in {path.parent} ({exc})",
+                f"cannot write the offline copy in {path.parent} ({why})",
                 hint="choose a writable --profile directory",
             ) from exc
         store = cls.open(path)

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -378,6 +379,15 @@ class Device:
             last_password_unlock_at=now,
             last_seen_at=now,
         )
+
+        def populate(draft: CacheStore, conn: sqlite3.Connection) -> None:
+            wrapped = aead.seal(password_key, cache_key, _wrap_aad(draft, "password"))
+            conn.execute(
+                "INSERT INTO wrapped_keys (kind, blob) VALUES (?, ?)",
+                ("password", wrapped),
+            )
+            device_state.save(draft, conn, cache_key, state)
+
         store = CacheStore.create(
             self.settings.cache_file,
             {
@@ -387,16 +397,8 @@ class Device:
                 "queue_public_key": _b64(queue_public),
                 "user_display_name": reply.user_display_name,
             },
+            populate,
         )
-        with store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO wrapped_keys (kind, blob) VALUES (?, ?)",
-                (
-                    "password",
-                    aead.seal(password_key, cache_key, _wrap_aad(store, "password")),
-                ),
-            )
-            device_state.save(store, conn, cache_key, state)
         with contextlib.suppress(OSError):
             self.settings.erased_file.unlink()
         log.info("device_paired device_id=%s", reply.device_id)

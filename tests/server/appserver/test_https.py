@@ -283,6 +283,27 @@ BAD_INPUT: list[tuple[str, str, Make, tuple[int, str]]] = [
         lambda p, w: {"json": p.sync_body([{**device_event(), "field": "pass\x00"}])},
         (422, "invalid_request"),
     ),
+    (
+        "lone surrogate",
+        "/v1/pair",
+        lambda p, w: {
+            "content": b'{"protocol_version": 1, "instance_id": "\\ud800", '
+            b'"username": "a", "pairing_token": "t", "master_password": "p", '
+            b'"installation_id": "12345678", "box_public_key": "' + b"A" * 44 + b'"}',
+            "headers": {"content-type": "application/json"},
+        },
+        (422, "invalid_request"),
+    ),
+    (
+        "event time beyond any calendar",
+        "/v1/sync",
+        lambda p, w: {
+            "json": p.sync_body(
+                [{**device_event(), "occurred_at": "0001-01-01T00:00:00+05:00"}]
+            )
+        },
+        (422, "invalid_request"),
+    ),
     ("empty logout", "/v1/logout", lambda p, w: {"json": {}}, (422, "invalid_request")),
     (
         "unknown path",

@@ -65,17 +65,22 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:
     return {status: {"model": ErrorResponse} for status in statuses}
 
 
-def _refuse_nul(body: BaseModel) -> None:
-    """Refuse NUL characters in any string of a request body.
+def _refuse_unstorable_text(body: BaseModel) -> None:
+    """Refuse NUL characters and lone surrogates in any string of a body.
 
-    PostgreSQL text cannot hold them and no field of the protocol needs one;
-    refused here, they never reach a query (where they would be a 500).
+    PostgreSQL text cannot hold NUL, and a lone surrogate (valid in JSON) is
+    not UTF-8; no field of the protocol needs either. Refused here, they never
+    reach a query or a hash function, where they would be a 500.
     """
 
     def walk(value: object, path: str) -> None:
         if isinstance(value, str):
             if "\x00" in value:
                 raise ValidationError(path, f"{path} must not contain NUL characters")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError(path, f"{path} is not valid UTF-8 text") from None
         elif isinstance(value, dict):
             for key, item in value.items():
                 walk(item, f"{path}.{key}" if path else str(key))
@@ -206,7 +211,7 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     )
     async def pair(body: PairRequest, request: Request) -> PairResponse:
         """Register the device and return its first credential."""
-        _refuse_nul(body)
+        _refuse_unstorable_text(body)
         call = functools.partial(pairing.pair, instance, body, ip=_client_ip(request))
         return await anyio.to_thread.run_sync(call, limiter=pair_slots)
 
@@ -218,7 +223,7 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     )
     async def sync_device(body: SyncRequest, request: Request) -> Response:
         """One delta sync; the reply carries the next credential and cursor."""
-        _refuse_nul(body)
+        _refuse_unstorable_text(body)
 
         def work() -> bytes:
             reply = sync.sync(instance, body, ip=_client_ip(request))
@@ -238,7 +243,7 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     )
     async def logout(body: LogoutRequest, request: Request) -> LogoutResponse:
         """Revoke the calling device (the user signed out of the app)."""
-        _refuse_nul(body)
+        _refuse_unstorable_text(body)
         call = functools.partial(
             devices.logout,
             instance.db,

@@ -11,6 +11,7 @@ then records what the troubleshooter and the audit log need in a transaction
 of its own.
 """
 
+import datetime
 import enum
 import logging
 import uuid
@@ -52,6 +53,8 @@ from strongroom.server.vault.models import Record
 log = logging.getLogger(__name__)
 
 REPLAY_REASON = "credential replayed (possible cloned device); device revoked"
+EARLIEST_EVENT = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+LATEST_EVENT = datetime.datetime(2200, 1, 1, tzinfo=datetime.UTC)
 
 
 class Presented(enum.Enum):
@@ -194,6 +197,17 @@ def validated_events(events: Sequence[DeviceEvent]) -> list[tuple[str, DeviceEve
             raise ValidationError(
                 f"events.{index}.occurred_at",
                 "an event time must carry its time zone (ISO 8601 with an offset)",
+            )
+        try:
+            in_utc = event.occurred_at.astimezone(datetime.UTC)
+        except OverflowError:
+            in_utc = None
+        # Device clocks drift, so any plausible time is kept as the device
+        # said; only values no database column can hold are refused.
+        if in_utc is None or not EARLIEST_EVENT <= in_utc <= LATEST_EVENT:
+            raise ValidationError(
+                f"events.{index}.occurred_at",
+                "an event time must lie between the years 2000 and 2199",
             )
         checked.append((canonical, event))
     return checked

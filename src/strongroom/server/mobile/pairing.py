@@ -384,7 +384,11 @@ def _count_failure(
 
 
 def unknown_name_key(username: str) -> str:
-    """The attempts-table key of a username no user has (a digest: no PII kept)."""
+    """The attempts-table key of a username no user has (a digest: no PII kept).
+
+    An app choosing such a string as its installation id shares the row, which
+    can only lock that app itself out.
+    """
     return "name:" + sha256_hex(username.strip().lower())[:40]
 
 
