@@ -77,7 +77,11 @@ from strongroom.client.models import (
 )
 from strongroom.client.otp import current_code
 from strongroom.client.state import DeviceState
-from strongroom.client.transport import ConnectorFactory, http_connector_factory
+from strongroom.client.transport import (
+    Connector,
+    ConnectorFactory,
+    http_connector_factory,
+)
 from strongroom.crypto import aead, sealed_box
 from strongroom.crypto.errors import DecryptionError
 from strongroom.crypto.passwords import KdfParams, derive_key
@@ -92,15 +96,13 @@ from strongroom.protocol.schemas import (
     PairRequest,
     Policies,
     SyncRequest,
+    SyncResponse,
 )
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime.datetime]
 
-# RFC 9106's second recommended option; a cache is never made weaker.
-MIN_KDF_MEMORY_KIB = 64 * 1024
-MIN_KDF_TIME_COST = 3
 TOKEN_PREFIX = "srm1"  # noqa: S105 - a format marker, not a secret
 INSTALLATION_FILE = "installation-id"
 # How far the clock may go back before the cache counts as expired: a phone
@@ -339,6 +341,7 @@ class Device:
         box_private, box_public = sealed_box.generate_keypair()
         queue_private, queue_public = sealed_box.generate_keypair()
         cache_key = aead.generate_key()
+        # KdfParams' defaults are RFC 9106's second option: 64 MiB, 3 passes.
         params = KdfParams(salt=secrets.token_bytes(16))
         password_key = derive_key(master_password, params)
 
@@ -900,7 +903,7 @@ class Vault:
         self._after_policies()
         return summary
 
-    def _sync_round(self, connector: Any) -> SyncSummary:
+    def _sync_round(self, connector: Connector) -> SyncSummary:
         self._drop_unreadable_events()
         events = audit_queue.pending(
             self.store, self.key, self.state.queue_private_key, MAX_AUDIT_EVENTS
@@ -913,15 +916,12 @@ class Vault:
             events=events,
         )
         try:
-            reply = connector.sync(request)
-        except (DeviceRevoked, WipeRequested) as exc:
-            self._erase_for(exc)
-            raise
+            reply = self._send(connector, request)
         except ServerRefused as exc:
             if exc.code is not ErrorCode.CURSOR_INVALID or request.cursor is None:
                 raise
             # The server cannot use our cursor: ask for everything again.
-            reply = connector.sync(request.model_copy(update={"cursor": None}))
+            reply = self._send(connector, request.model_copy(update={"cursor": None}))
         decoded = sync_engine.decode_upserts(
             reply, self.state.box_private_key, self.state.server_url
         )
@@ -930,6 +930,14 @@ class Vault:
         )
         self._summaries = self._lists = self._haystacks = None
         return summary
+
+    def _send(self, connector: Connector, request: SyncRequest) -> SyncResponse:
+        try:
+            return connector.sync(request)
+        except (DeviceRevoked, WipeRequested) as exc:
+            # Fail closed: the server said this device may hold nothing.
+            self._erase_for(exc)
+            raise
 
     def _erase_for(self, exc: ServerRefused) -> None:
         why = {
