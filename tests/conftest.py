@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from strongroom.server.core.config import Settings
 from strongroom.server.core.db import Database
-from strongroom.server.core.instance import Instance, InitResult, initialise
+from strongroom.server.core.instance import InitResult, Instance, initialise
 from strongroom.server.core.schema import upgrade
 from strongroom.server.models_registry import Base
 

@@ -4,6 +4,7 @@ stored once, and filters narrow the log."""
 import datetime
 import itertools
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,7 @@ from strongroom.server.audit import service as audit
 from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.actor import PLATFORM_DEVICE, Actor
 from strongroom.server.core.db import Database
+from strongroom.server.core.errors import ConfigurationError
 from strongroom.server.core.instance import Instance, operator
 
 OP = operator()
@@ -67,17 +69,14 @@ def test_verify_reports_the_first_broken_link(instance: Instance) -> None:
         5,
     )
 
-    # A tamperer who also recomputes the altered row's own hash is caught at
-    # the next row, which still names the old hash.
+    # A tamperer with the database but not the instance key cannot recompute
+    # the keyed hash: one made with any other key is caught at that row.
     with instance.db.session() as session:
         row = session.get(AuditEvent, 6)
         assert row is not None
-        forged = audit.link_hash(row.prev_hash, row)
+        forged = audit.link_hash(b"\x00" * 32, row.prev_hash, row)
     report = tamper(f"UPDATE audit_events SET hash = '{forged}' WHERE seq = 6")
-    assert (report.broken_seq, report.reason) == (
-        7,
-        "it does not link to the row before",
-    )
+    assert (report.broken_seq, report.reason) == (6, "its content was altered")
     report = tamper("DELETE FROM audit_events WHERE seq = 2")
     assert (report.broken_seq, report.reason) == (2, "a row is missing")
     db.dispose()
@@ -117,3 +116,30 @@ def test_filters_narrow_the_log(session: Session) -> None:
     assert types(device_id="d-1") == ["record.viewed"]
     assert types(since=when) == ["record.viewed"]
     assert "record.viewed" not in types(until=when)
+
+
+def test_verify_catches_rows_removed_from_the_end(instance: Instance) -> None:
+    """Deleting the newest events is caught by the keyed head marker."""
+    with instance.db.session() as session:
+        _append(session, 4)
+        total = audit.verify(session).checked
+    db = Database(instance.db.url)
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text("DELETE FROM audit_events WHERE seq > :n"), {"n": total - 2}
+        )
+    db.dispose()
+    with instance.db.session() as session:
+        report = audit.verify(session)
+    assert (report.broken_seq, report.reason) == (
+        total - 1,
+        f"events {total - 1} to {total} were removed from the end",
+    )
+
+
+def test_appending_without_the_chain_key_is_refused(instance: Instance) -> None:
+    """A session opened without the instance's chain key cannot append."""
+    db = Database(instance.db.url)
+    with db.session() as session, pytest.raises(ConfigurationError):
+        audit.record(session, OP, "test.event")
+    db.dispose()

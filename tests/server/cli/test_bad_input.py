@@ -44,7 +44,7 @@ CASES = [
         ["list", "add", "y" * 201],
         None,
         1,
-        "list name is 201 characters; the limit is 200",
+        "list name has 201 characters; the limit is 200",
     ),
     (["list", "add", "Finance/L", "--description", LONG_256], None, 1, "limit is 255"),
     (["list", "add", "Nowhere/L"], None, 1, "no folder 'Nowhere'"),
@@ -58,7 +58,7 @@ CASES = [
         ["record", "add", "Finance/Bank", "--title", LONG_256, "--password-stdin"],
         PW,
         1,
-        "title is 256 characters; the limit is 255",
+        "title has 256 characters; the limit is 255",
     ),
     (
         [
@@ -73,7 +73,7 @@ CASES = [
         ],
         PW,
         1,
-        "username is 256 characters; the limit is 255",
+        "username has 256 characters; the limit is 255",
     ),
     (
         [
@@ -88,7 +88,7 @@ CASES = [
         ],
         PW,
         1,
-        "description is 256 characters; the limit is 255",
+        "description has 256 characters; the limit is 255",
     ),
     (
         [

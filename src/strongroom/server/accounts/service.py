@@ -3,9 +3,12 @@
 import logging
 import secrets
 import string
+import unicodedata
+from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from strongroom.crypto.passwords import hash_password
 from strongroom.server.accounts.models import (
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 
 NAME_MAX = 100
 PASSWORD_MIN = 12
+# zxcvbn's scale runs 0-4; 3 means about 10**10 guesses are needed.
+STRENGTH_MIN = 3
 _NAME_FORBIDDEN = set("\\/\x00\r\n\t")
 
 
@@ -38,14 +43,44 @@ def generate_password(length: int = 20) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def check_password_strength(field: str, password: str) -> None:
-    """Refuse passwords too short or too uniform to resist guessing."""
+def check_password_strength(
+    field: str, password: str, *, user_inputs: Sequence[str] = ()
+) -> None:
+    """Refuse passwords too short or too easy to guess.
+
+    zxcvbn estimates how many guesses an attacker needs, knowing common
+    passwords, keyboard patterns, repeats and `user_inputs` (the user's own
+    names). Score 3 ("safely unguessable" for an online attack) is the floor;
+    offline attacks on a phone's cache are slowed further by Argon2id.
+    """
     if len(password) < PASSWORD_MIN:
         raise ValidationError(
-            field, f"the password must be at least {PASSWORD_MIN} characters long"
+            field,
+            f"the password must be at least {PASSWORD_MIN} characters long",
+            hint="a few unrelated words make a long password easy to remember",
         )
-    if len(set(password)) < 5:
-        raise ValidationError(field, "the password repeats too few characters")
+    verdict = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
+    if verdict["score"] < STRENGTH_MIN:
+        warning = verdict["feedback"].get("warning") or "it follows a common pattern"
+        raise ValidationError(
+            field,
+            f"the password is too easy to guess: {warning.rstrip('.').lower()}",
+            hint="use a longer password of unrelated words, not your name",
+        )
+
+
+def user_inputs_of(user: User) -> list[str]:
+    """The user's own words, which a strong password must not lean on."""
+    return [user.login_name, user.display_name, user.email, user.domain]
+
+
+def has_control_characters(value: str) -> bool:
+    """Tell whether `value` holds control or invisible formatting characters.
+
+    Terminal escapes (ESC) and bidirectional overrides (U+202E) in a name can
+    spoof what an admin reads on a page or in a terminal.
+    """
+    return any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value)
 
 
 def split_qualified(name: str) -> tuple[str, str]:
@@ -69,8 +104,10 @@ def _check_name(field: str, value: str, limit: int = NAME_MAX) -> str:
         raise ValidationError(
             field, f"the {field} is {len(value)} characters; the limit is {limit}"
         )
-    if set(value) & _NAME_FORBIDDEN:
-        raise ValidationError(field, f"the {field} must not contain \\ / or controls")
+    if set(value) & _NAME_FORBIDDEN or has_control_characters(value):
+        raise ValidationError(
+            field, f"the {field} must not contain \\, / or control characters"
+        )
     return value
 
 
@@ -92,9 +129,15 @@ def create_user(
     login = _check_name("login name", login)
     if domain:
         _check_name("domain", domain)
-    check_password_strength("password", password)
+    check_password_strength(
+        "password", password, user_inputs=[login, display_name, email, domain]
+    )
+    # Names are unique regardless of case: "Alice" beside "alice" would invite
+    # impersonation in grant searches and in the audit log.
     if session.scalar(
-        select(User.id).where(User.login_name == login, User.domain == domain)
+        select(User.id).where(
+            func.lower(User.login_name) == login.lower(), User.domain == domain
+        )
     ):
         raise AlreadyExists(
             f"a user called {qualified_name!r} already exists",
@@ -128,7 +171,9 @@ def find_user(session: Session, qualified_name: str) -> User:
     """Look a user up by `name` or `DOMAIN\\name`; NotFound names the user."""
     domain, login = split_qualified(qualified_name)
     user = session.scalar(
-        select(User).where(User.login_name == login, User.domain == domain)
+        select(User).where(
+            func.lower(User.login_name) == login.lower(), User.domain == domain
+        )
     )
     if user is None:
         raise NotFound(
@@ -172,7 +217,7 @@ def set_password(session: Session, actor: Actor, user: User, password: str) -> N
     """Set a user's web password (admins, or the user themselves)."""
     if actor.user_id != user.id:
         _require_admin(actor)
-    check_password_strength("password", password)
+    check_password_strength("password", password, user_inputs=user_inputs_of(user))
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
@@ -195,7 +240,7 @@ def create_group(
     """Create a security group with a unique name."""
     _require_admin(actor)
     name = _check_name("group name", name, 200)
-    if session.scalar(select(Group.id).where(Group.name == name)):
+    if session.scalar(select(Group.id).where(func.lower(Group.name) == name.lower())):
         raise AlreadyExists(f"a group called {name!r} already exists")
     group = Group(name=name, description=description.strip())
     session.add(group)
@@ -213,7 +258,9 @@ def create_group(
 
 def find_group(session: Session, name: str) -> Group:
     """Look a group up by name; NotFound names it."""
-    group = session.scalar(select(Group).where(Group.name == name.strip()))
+    group = session.scalar(
+        select(Group).where(func.lower(Group.name) == name.strip().lower())
+    )
     if group is None:
         raise NotFound(
             f"there is no group called {name!r}",

@@ -64,7 +64,11 @@ def make_config(
         ssl_keyfile=str(key) if key else None,
         log_config=None,
         server_header=False,
-        proxy_headers=True,
+        # X-Forwarded-* are believed only on plain HTTP, which Strongroom serves
+        # only behind a TLS-terminating proxy (`--no-tls`); with direct TLS no
+        # proxy stands in front, so a local process could forge the address
+        # the lockout and the audit log rely on.
+        proxy_headers=cert is None,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=10,
     )

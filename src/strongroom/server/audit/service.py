@@ -1,7 +1,14 @@
-"""Writing, reading and verifying the hash-chained audit log."""
+"""Writing, reading and verifying the hash-chained audit log.
+
+Each row's `hash` is HMAC-SHA256, under the audit chain key, of the previous
+row's hash and this row's content. The chain key is stored only sealed under
+the instance key, so someone who can write to the database but lacks the key
+can neither alter a row nor rebuild the chain after it. A keyed marker of the
+newest row (`audit_head`) catches rows removed from the end.
+"""
 
 import datetime
-import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Iterator
@@ -14,6 +21,8 @@ from sqlalchemy.orm import Session
 from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.actor import Actor
 from strongroom.server.core.db import new_id, utcnow
+from strongroom.server.core.errors import ConfigurationError
+from strongroom.server.settings.models import SystemSetting
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +54,39 @@ def _canonical(event: AuditEvent) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def link_hash(prev_hash: str, event: AuditEvent) -> str:
-    """The hash that chains `event` to the row before it."""
-    return hashlib.sha256(prev_hash.encode() + _canonical(event)).hexdigest()
+CHAIN_KEY_INFO = "audit_chain_key"
+HEAD_SETTING = "audit_head"
+
+
+def chain_key(session: Session) -> bytes:
+    """The key the opened instance put on the session, or a clear refusal."""
+    key = session.info.get(CHAIN_KEY_INFO)
+    if not isinstance(key, bytes):
+        # Failing closed: an unkeyed append would break the chain for good.
+        raise ConfigurationError(
+            "the audit log cannot be written without the instance's chain key",
+            hint="open the database through the installation (strongroom "
+            "commands, web or App Server), not directly",
+        )
+    return key
+
+
+def link_hash(key: bytes, prev_hash: str, event: AuditEvent) -> str:
+    """The keyed hash that chains `event` to the row before it."""
+    return hmac.new(key, prev_hash.encode() + _canonical(event), "sha256").hexdigest()
+
+
+def _head_mac(key: bytes, seq: int, row_hash: str) -> str:
+    return hmac.new(key, f"head:{seq}:{row_hash}".encode(), "sha256").hexdigest()
+
+
+def _store_head(session: Session, key: bytes, event: AuditEvent) -> None:
+    value = {"seq": event.seq, "mac": _head_mac(key, event.seq, event.hash)}
+    row = session.get(SystemSetting, HEAD_SETTING)
+    if row is None:
+        session.add(SystemSetting(key=HEAD_SETTING, value=value))
+    else:
+        row.value = value
 
 
 def _lock_chain(session: Session) -> None:
@@ -77,6 +116,7 @@ def record(
     With an `event_id` already stored (a device retrying an upload) nothing is
     written and None is returned, so each event is stored exactly once.
     """
+    key = chain_key(session)
     _lock_chain(session)
     if event_id is not None and session.scalar(
         select(AuditEvent.seq).where(AuditEvent.id == event_id)
@@ -107,8 +147,9 @@ def record(
         details=details or {},
         prev_hash=last.hash if last else GENESIS,
     )
-    event.hash = link_hash(event.prev_hash, event)
+    event.hash = link_hash(key, event.prev_hash, event)
     session.add(event)
+    _store_head(session, key, event)
     session.flush()
     log.info(
         "audit_event event=%s outcome=%s actor=%s target=%s",
@@ -151,17 +192,41 @@ def _rows(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
 
 
 def verify(session: Session) -> ChainReport:
-    """Walk the chain from the first row and report the first broken link."""
+    """Walk the chain from the first row and report the first broken link,
+    including rows removed from the end (checked against the head marker)."""
+    key = chain_key(session)
     prev_hash, expected_seq, checked = GENESIS, 1, 0
     for event in _rows(session):
         if event.seq != expected_seq:
             return ChainReport(checked, expected_seq, "a row is missing")
         if event.prev_hash != prev_hash:
             return ChainReport(checked, event.seq, "it does not link to the row before")
-        if link_hash(prev_hash, event) != event.hash:
+        if not hmac.compare_digest(link_hash(key, prev_hash, event), event.hash):
             return ChainReport(checked, event.seq, "its content was altered")
         prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
-    return ChainReport(checked)
+    return _check_head(session, key, checked, prev_hash)
+
+
+def _check_head(
+    session: Session, key: bytes, last_seq: int, last_hash: str
+) -> ChainReport:
+    head = session.get(SystemSetting, HEAD_SETTING)
+    if head is None:
+        if last_seq == 0:
+            return ChainReport(0)
+        return ChainReport(last_seq, last_seq, "the marker of the newest event is gone")
+    seq, mac = int(head.value.get("seq", 0)), str(head.value.get("mac", ""))
+    if seq > last_seq:
+        return ChainReport(
+            last_seq,
+            last_seq + 1,
+            f"events {last_seq + 1} to {seq} were removed from the end",
+        )
+    if seq != last_seq or not hmac.compare_digest(mac, _head_mac(key, seq, last_hash)):
+        return ChainReport(
+            last_seq, last_seq, "the marker of the newest event does not match"
+        )
+    return ChainReport(last_seq)
 
 
 @dataclass(frozen=True)

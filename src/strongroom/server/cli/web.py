@@ -82,7 +82,8 @@ def web(
         port=bind_port,
         ssl_certfile=str(cert_file) if cert_file else None,
         ssl_keyfile=str(key_file) if key_file else None,
-        proxy_headers=True,
+        # Proxy headers only behind a proxy (`--no-tls`): see appserver.runner.
+        proxy_headers=not tls,
         server_header=False,
         log_config=None,
     )

@@ -122,6 +122,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Values every session of this database carries in `session.info`
+        # (the audit chain key, set when an instance is opened).
+        self.session_info: dict[str, Any] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -132,6 +135,7 @@ class Database:
     def session(self) -> Iterator[Session]:
         """Yield a session in one transaction, committed on success."""
         session = self._sessions()
+        session.info.update(self.session_info)
         try:
             yield session
             session.commit()

@@ -42,11 +42,25 @@ class Instance:
         db = Database(settings.resolved_database_url)
         if check_schema:
             ensure_current(db)
-        return cls(settings=settings, db=db, cipher=FieldCipher(keyring))
+        cipher = FieldCipher(keyring)
+        if check_schema:
+            attach_audit_key(db, cipher)
+        return cls(settings=settings, db=db, cipher=cipher)
 
     def close(self) -> None:
         """Release database connections."""
         self.db.dispose()
+
+
+def attach_audit_key(db: Database, cipher: FieldCipher) -> None:
+    """Give every session of `db` the audit chain key (made on first use)."""
+    # Late imports: features sit above core.
+    from strongroom.server.audit.service import CHAIN_KEY_INFO
+    from strongroom.server.settings import service as system_settings
+
+    with db.session() as session:
+        key = system_settings.audit_chain_key(session, cipher)
+    db.session_info[CHAIN_KEY_INFO] = key
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,8 @@ def initialise(
 
     with db.session() as session:
         create_data_key(session, keyring)
+    attach_audit_key(db, cipher)
+    with db.session() as session:
         instance_id = system_settings.instance_id(session)
         system_settings.regenerate_pairing_secret(session, actor, cipher)
         system_settings.set_value(session, actor, "app_server_url", url)

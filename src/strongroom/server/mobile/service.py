@@ -69,7 +69,9 @@ def check_master_password(user: User, password: str) -> None:
     Comparing means verifying the candidate against the web password's hash
     (one Argon2id run): the web password itself is never stored to compare.
     """
-    accounts.check_password_strength(MASTER_PASSWORD_FIELD, password)
+    accounts.check_password_strength(
+        MASTER_PASSWORD_FIELD, password, user_inputs=accounts.user_inputs_of(user)
+    )
     # Two separate secrets are the point of a mobile master password: one
     # phished web password must not also open every offline copy.
     if user.password_hash and verify_password(user.password_hash, password):

@@ -8,6 +8,7 @@ are written only through the functions made for them.
 import base64
 import datetime
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -291,6 +292,27 @@ def pairing_secret(session: Session, cipher: FieldCipher) -> tuple[str, int]:
         session, base64.b64decode(stored), aad="setting/pairing_secret"
     )
     return secret, int(_stored(session, PAIRING_SECRET_GENERATION, 0))
+
+
+AUDIT_CHAIN_KEY = "audit_chain_key"
+
+
+def audit_chain_key(session: Session, cipher: FieldCipher) -> bytes:
+    """The key of the audit log's hash chain, made on first use, stored sealed.
+
+    It is sealed under a data key rather than derived from the instance key,
+    so rotating the instance key leaves every existing link verifiable.
+    """
+    stored = _stored(session, AUDIT_CHAIN_KEY, None)
+    if stored is None:
+        key = os.urandom(32)
+        sealed = cipher.seal(session, key.hex(), aad="setting/audit_chain_key")
+        _store(session, AUDIT_CHAIN_KEY, base64.b64encode(sealed).decode())
+        return key
+    opened = cipher.open(
+        session, base64.b64decode(stored), aad="setting/audit_chain_key"
+    )
+    return bytes.fromhex(opened)
 
 
 def _stored(session: Session, key: str, default: Any) -> Any:

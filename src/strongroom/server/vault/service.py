@@ -20,7 +20,10 @@ from strongroom.server.accounts.models import (
     GroupMember,
     User,
 )
-from strongroom.server.accounts.service import has_feature_clause
+from strongroom.server.accounts.service import (
+    has_control_characters,
+    has_feature_clause,
+)
 from strongroom.server.audit import service as audit
 from strongroom.server.core import counters
 from strongroom.server.core.actor import Actor
@@ -57,14 +60,29 @@ PATH_SEPARATOR = "/"
 # --- names and paths -------------------------------------------------------
 
 
-def _check_text(field_name: str, value: str, limit: int, *, required: bool) -> str:
+def _check_text(
+    field_name: str,
+    value: str,
+    limit: int,
+    *,
+    required: bool,
+    single_line: bool = True,
+) -> str:
     if required and not value.strip():
         raise ValidationError(field_name, f"the {field_name} must not be empty")
     if len(value) > limit:
         raise ValidationError(
             field_name,
-            f"the {field_name} is {len(value)} characters; the limit is {limit}",
+            f"the {field_name} has {len(value)} characters; the limit is {limit}",
             hint=f"shorten the {field_name}",
+        )
+    if single_line and has_control_characters(value):
+        # Escapes and bidi overrides in a title or name can spoof what people
+        # read in the web UI or a terminal; multi-line fields keep newlines.
+        raise ValidationError(
+            field_name,
+            f"the {field_name} contains control or invisible formatting characters",
+            hint="remove line breaks, tabs and other invisible characters",
         )
     return value
 
@@ -721,12 +739,18 @@ def validate_record(data: RecordInput) -> RecordInput:
     _check_text("url", data.url, URL_MAX, required=False)
     _check_text("domain", data.domain, 255, required=False)
     _check_text("host name", data.host_name, 255, required=False)
-    _check_text("notes", data.notes, 65_536, required=False)
-    _check_text("password", data.password, 4096, required=False)
+    _check_text("notes", data.notes, 65_536, required=False, single_line=False)
+    _check_text("password", data.password, 4096, required=False, single_line=False)
     _check_text("OTP secret", data.otp_secret, 1024, required=False)
     for extra in data.fields:
         _check_text("field name", extra.name.strip(), 200, required=True)
-        _check_text(f"field {extra.name!r}", extra.value, 65_536, required=False)
+        _check_text(
+            f"field {extra.name!r}",
+            extra.value,
+            65_536,
+            required=False,
+            single_line=False,
+        )
     data.title = data.title.strip()
     return data
 

@@ -7,6 +7,7 @@ across many accounts. Every outcome is audited.
 """
 
 import datetime
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -116,6 +117,42 @@ def _count_address_failure(session: Session, ip: str | None) -> None:
     session.flush()
 
 
+def _name_key(name: str) -> str:
+    # Unknown names share the throttle table with addresses; a digest keeps the
+    # key inside the column and apart from any address ("n:" never starts one).
+    digest = hashlib.sha256(name.strip().casefold().encode()).hexdigest()
+    return "n:" + digest[:60]
+
+
+def _count_unknown_name_failure(session: Session, name: str) -> SignIn:
+    """Count a failure for a name no account has, and lock it like an account.
+
+    Why: if only real accounts locked, a guesser could tell which names exist
+    (429 "locked" after N tries against 401 forever). So an unknown name gets
+    the same count, the same limit, the same lock length and the same answer.
+    `window_started_at` holds the last failure (or the lock's start), so the
+    row ages out of the table a window after the name stops being tried.
+    """
+    limit, window = _limits(session)
+    key = _name_key(name)
+    now = utcnow()
+    row = session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(source_ip=key, failures=0, window_started_at=now)
+        session.add(row)
+    elif row.failures >= limit:
+        remaining = row.window_started_at + window - now
+        if remaining.total_seconds() > 0:
+            return SignIn("locked", retry_after=max(int(remaining.total_seconds()), 1))
+        row.failures = 0
+    row.failures += 1
+    row.window_started_at = now
+    session.flush()
+    if row.failures >= limit:
+        return SignIn("locked", retry_after=int(window.total_seconds()))
+    return SignIn("failed")
+
+
 def _locked_for(user: User) -> int:
     if user.locked_until is None:
         return 0
@@ -155,6 +192,19 @@ def _count_user_failure(
     )
     log.warning("web_user_locked_out user_id=%s", user.id)
     return SignIn("locked", user, int(window.total_seconds()))
+
+
+def count_wrong_current_password(
+    session: Session, user: User, ip: str | None
+) -> SignIn:
+    """Count a wrong "current password" typed by a signed-in user (audited).
+
+    Why: a stolen session must not become an unlimited password oracle, so
+    these tries spend the same `failed_login_limit` as sign-in failures and
+    lock the account the same way ("locked" tells the caller to end sessions).
+    """
+    _count_address_failure(session, ip)
+    return _count_user_failure(session, user, ip, "wrong_current_password")
 
 
 def _find(session: Session, name: str) -> User | None:
@@ -222,6 +272,7 @@ def finish_attempt(
     user = session.get(User, attempt.user_id) if attempt.user_id else None
     if user is None or attempt.password_hash is None:
         _count_address_failure(session, ip)
+        outcome = _count_unknown_name_failure(session, name)
         audit.record(
             session,
             _anonymous(name, ip),
@@ -231,7 +282,7 @@ def finish_attempt(
             target_name=name[:300],
             details={"reason": "unknown_user"},
         )
-        return SignIn("failed")
+        return outcome
 
     locked = _locked_for(user)
     if locked:

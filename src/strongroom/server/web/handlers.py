@@ -24,7 +24,7 @@ from strongroom.server.core.errors import (
     StrongroomError,
     ValidationError,
 )
-from strongroom.server.web.context import WebContext, instance_of
+from strongroom.server.web.context import WebContext, instance_of, web_context
 from strongroom.server.web.errors import AuditedDenial, LoginRequired
 from strongroom.server.web.templating import render
 
@@ -188,10 +188,26 @@ def _on_http_exception(request: Request, exc: Exception) -> Response:
         405: "This address does not accept that kind of request.",
         413: "The request is larger than this server accepts.",
     }
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     message = messages.get(exc.status_code, str(exc.detail))
+    if not _wants_json(request):
+        _signed_in_user(request)
     return error_page(
-        request, exc.status_code, message, code="http_error", headers=exc.headers
+        request,
+        exc.status_code,
+        message,
+        code=codes.get(exc.status_code, "http_error"),
+        headers=exc.headers,
     )
+
+
+def _signed_in_user(request: Request) -> None:
+    """Resolve the session on pages no route served (a 404), so the menu shows
+    the signed-in user rather than offering to sign in."""
+    try:
+        web_context(request)
+    except LoginRequired:
+        return
 
 
 def _on_request_validation(request: Request, exc: Exception) -> Response:

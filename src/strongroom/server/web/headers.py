@@ -6,7 +6,8 @@ background tasks keep working.
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.responses import PlainTextResponse
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # No inline script or style anywhere: every script and stylesheet is a file
@@ -69,6 +70,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _too_large(scope: Scope) -> Response:
+    """The 413 in the shape the caller reads: API JSON, or the UI's error page."""
+    # Late import: the error edge pulls in templating and the database layer,
+    # which this module (loaded by the App Server too) does not need otherwise.
+    from strongroom.server.web.handlers import error_page
+
+    return error_page(
+        Request(scope),
+        413,
+        f"The request is larger than this server accepts ({MAX_BODY_BYTES} bytes).",
+        code="too_large",
+    )
+
+
 class BodySizeLimit:
     """Refuses request bodies larger than `limit` bytes with 413."""
 
@@ -87,10 +102,7 @@ class BodySizeLimit:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    response = PlainTextResponse(
-                        "The request is larger than this server accepts.",
-                        status_code=413,
-                    )
+                    response = _too_large(scope)
                     await response(scope, receive, send)
                     return
 

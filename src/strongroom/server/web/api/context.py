@@ -65,6 +65,23 @@ class ApiContext:
                 "system-wide key",
             )
 
+    def require_permission_admin(self, list_id: str) -> None:
+        """Refuse a list-scoped key for deleting a list or changing who may use it.
+
+        Why: a key scoped to one list was meant to read and edit its records;
+        letting it delete the list or grant Admin would let a leaked key widen
+        its own reach. These need a system-wide key; the vault then checks
+        that its user is Admin on the list (or a system administrator).
+        """
+        self.require_list(list_id)
+        if not self.principal.system_wide:
+            raise PermissionDenied(
+                "a list-scoped API key may read the list and edit its records "
+                "only; deleting the list or changing its permissions needs a "
+                "system-wide key",
+                hint="use a system-wide key of a user who is Admin on the list",
+            )
+
     def require_admin(self) -> None:
         """Refuse anything but a system-wide key acting as an administrator."""
         self.require_system()

@@ -79,8 +79,8 @@ def get_list(ctx: Context, list_id: PathId) -> ListOut:
 
 @router.delete("/{list_id}", response_model=Deleted, summary="Delete a password list")
 def delete_list(ctx: Context, list_id: PathId) -> Deleted:
-    """Delete a list with its records (Admin on the list needed)."""
-    ctx.require_list(list_id)
+    """Delete a list with its records (a system-wide key; Admin on the list)."""
+    ctx.require_permission_admin(list_id)
     with ctx.session() as session:
         removed = vault.delete_list(
             session, ctx.actor, vault.get_list(session, list_id)

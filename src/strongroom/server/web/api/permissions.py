@@ -46,6 +46,10 @@ def _grant_out(session: Session, plist: PasswordList, perm_id: str) -> Permissio
     raise NotFound("that permission does not exist")
 
 
+def _unchanged(grant: vault.Grant, level: Level, mobile_access: bool | None) -> bool:
+    return grant.level == level and mobile_access in (None, grant.mobile_access)
+
+
 def grantee(
     session: Session, user_id: str | None, group_id: str | None
 ) -> tuple[User | None, Group | None]:
@@ -109,25 +113,31 @@ def grant_permission(
     the system setting when that is left out. Granting to someone who already
     holds a permission changes it and answers 200.
     """
-    ctx.require_list(list_id)
+    ctx.require_permission_admin(list_id)
     with ctx.session() as session:
         plist = vault.get_list(session, list_id)
+        vault.require_list_admin(session, ctx.actor, plist.id)
         user, group = grantee(session, body.user_id, body.group_id)
-        existed = any(
-            g.grantee_id == (user.id if user else group.id)  # type: ignore[union-attr]
-            for g in vault.grants_on(session, plist)
+        wanted = user.id if user else group.id  # type: ignore[union-attr]
+        level = vault.parse_level(body.level)
+        existing = next(
+            (g for g in vault.grants_on(session, plist) if g.grantee_id == wanted),
+            None,
         )
+        if existing is not None:
+            response.status_code = status.HTTP_200_OK
+            if _unchanged(existing, level, body.mobile_access):
+                # Nothing to change: no version bump, no audit event.
+                return _out(existing)
         perm = vault.grant(
             session,
             ctx.actor,
             plist,
-            vault.parse_level(body.level),
+            level,
             user=user,
             group=group,
             mobile_access=body.mobile_access,
         )
-        if existed:
-            response.status_code = status.HTTP_200_OK
         return _grant_out(session, plist, perm.id)
 
 
@@ -140,12 +150,18 @@ def update_permission(
     ctx: Context, list_id: PathId, permission_id: PathId, body: PermissionUpdate
 ) -> PermissionOut:
     """Change the level and/or the Mobile Access flag of one row of the grid."""
-    ctx.require_list(list_id)
+    ctx.require_permission_admin(list_id)
     with ctx.session() as session:
         plist = vault.get_list(session, list_id)
-        vault.require_level(session, ctx.actor, plist.id, Level.ADMIN)
+        vault.require_list_admin(session, ctx.actor, plist.id)
         perm = _permission(session, plist, permission_id)
         level = vault.parse_level(body.level) if body.level else Level(perm.level)
+        if level == Level(perm.level) and body.mobile_access in (
+            None,
+            perm.mobile_access,
+        ):
+            # A no-op PATCH changes nothing: no version bump, no audit event.
+            return _grant_out(session, plist, perm.id)
         user, group = grantee(session, perm.user_id, perm.group_id)
         vault.grant(
             session,
@@ -166,10 +182,10 @@ def update_permission(
 )
 def revoke_permission(ctx: Context, list_id: PathId, permission_id: PathId) -> Deleted:
     """Remove one row of the grid (Admin on the list needed)."""
-    ctx.require_list(list_id)
+    ctx.require_permission_admin(list_id)
     with ctx.session() as session:
         plist = vault.get_list(session, list_id)
-        vault.require_level(session, ctx.actor, plist.id, Level.ADMIN)
+        vault.require_list_admin(session, ctx.actor, plist.id)
         perm = _permission(session, plist, permission_id)
         user, group = grantee(session, perm.user_id, perm.group_id)
         vault.revoke(session, ctx.actor, plist, user=user, group=group)

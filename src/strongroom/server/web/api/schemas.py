@@ -26,6 +26,7 @@ from strongroom.server.vault.models import (
     URL_MAX,
     USERNAME_MAX,
 )
+from strongroom.server.web import otp
 
 # Limits the services check too (vault.validate_record, accounts).
 PATH_MAX = 2000
@@ -86,7 +87,25 @@ Url = Annotated[str, StringConstraints(max_length=URL_MAX), _CLEAN]
 Notes = Annotated[str, StringConstraints(max_length=NOTES_MAX), _CLEAN]
 DomainText = Annotated[str, StringConstraints(max_length=DOMAIN_MAX), _CLEAN]
 HostName = Annotated[str, StringConstraints(max_length=HOST_MAX), _CLEAN]
-OtpSecret = Annotated[str, StringConstraints(max_length=OTP_MAX), _CLEAN]
+
+
+def _usable_otp(value: str) -> str:
+    # The same check as the web form (web.otp.check), so a secret the API
+    # stores always yields codes on the record page and the phone.
+    if value.strip():
+        try:
+            otp.check(value)
+        except ValueError:
+            raise ValueError(
+                "the OTP secret must be base32 (letters A-Z and digits 2-7) or an "
+                "otpauth:// link"
+            ) from None
+    return value
+
+
+OtpSecret = Annotated[
+    str, StringConstraints(max_length=OTP_MAX), _CLEAN, AfterValidator(_usable_otp)
+]
 FieldName = Annotated[
     str, StringConstraints(min_length=1, max_length=FIELD_NAME_MAX), _CLEAN
 ]

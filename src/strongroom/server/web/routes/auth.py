@@ -17,6 +17,7 @@ from strongroom.server.web.context import (
     PRE_AUTH_COOKIE,
     SESSION_COOKIE,
     WebContext,
+    check_origin,
     clear_cookie,
     client_ip,
     cookie_name,
@@ -92,6 +93,12 @@ def login_form(request: Request) -> Response:
     notice = None
     if request.query_params.get("expired"):
         notice = "Your session expired; sign in again to continue."
+    elif request.query_params.get("locked"):
+        notice = (
+            "Your account is locked after too many failed attempts, and you "
+            "were signed out. Try again later, or ask an administrator to "
+            "unlock it."
+        )
     elif request.query_params.get("signed_out"):
         notice = "You are signed out."
     return _login_page(
@@ -100,6 +107,7 @@ def login_form(request: Request) -> Response:
 
 
 def _check_pre_auth(request: Request, form: FormReader) -> None:
+    check_origin(request, None)
     cookie = request.cookies.get(cookie_name(request, PRE_AUTH_COOKIE)) or ""
     sent = form.raw("csrf_token") or ""
     if not cookie or not sent or not equal(cookie, sent):
@@ -147,15 +155,27 @@ def login(request: Request, data: FormData = Depends(form_data)) -> Response:
         )
         set_cookie(request, response, SESSION_COOKIE, token)
         return response
-    if outcome.status in {"locked", "throttled"}:
-        who = "This account" if outcome.status == "locked" else "This address"
+    if outcome.status == "locked":
+        # Unknown names lock exactly like accounts (auth module), so this
+        # message tells nobody whether the name exists.
         return _login_page(
             request,
             status=429,
             problem=(
-                f"{who} is locked after too many failed sign-ins. "
+                "This account is locked after too many failed sign-ins. "
                 f"Try again in {_minutes(outcome.retry_after)}, or ask an "
-                "administrator to reset the password."
+                "administrator to unlock it."
+            ),
+            username=name,
+            next_path=next_path,
+        )
+    if outcome.status == "throttled":
+        return _login_page(
+            request,
+            status=429,
+            problem=(
+                "Too many failed sign-ins came from this address. "
+                f"Try again in {_minutes(outcome.retry_after)}."
             ),
             username=name,
             next_path=next_path,
@@ -212,6 +232,7 @@ def second_factor(request: Request, data: FormData = Depends(form_data)) -> Resp
     old_token, found = pending
     if found.row is None or found.user is None:
         return RedirectResponse("/login?expired=1", status_code=303)
+    check_origin(request, None)
     form = FormReader(data)
     sent = form.raw("csrf_token") or ""
     if not sent or not equal(sent, found.row.csrf_token):
@@ -245,14 +266,9 @@ def second_factor(request: Request, data: FormData = Depends(form_data)) -> Resp
         clear_cookie(request, response, PRE_AUTH_COOKIE)
         return response
     if outcome.status == "locked":
-        response = _login_page(
-            request,
-            status=429,
-            problem=(
-                "This account is locked after too many failed sign-ins. Try again "
-                f"in {_minutes(outcome.retry_after)}."
-            ),
-        )
+        # Redirect, so the page says "locked" (not "session expired") and a
+        # refresh does not post the code again.
+        response = RedirectResponse("/login?locked=1", status_code=303)
         clear_cookie(request, response, SESSION_COOKIE)
         return response
     return render(
@@ -274,6 +290,7 @@ def cancel_second_factor(
     pending = _pending(request)
     response = RedirectResponse("/login", status_code=303)
     if pending is not None and pending[1].row is not None:
+        check_origin(request, None)
         sent = FormReader(data).raw("csrf_token") or ""
         if not sent or not equal(sent, pending[1].row.csrf_token):
             raise CsrfRejected(None)

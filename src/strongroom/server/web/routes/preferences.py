@@ -67,11 +67,27 @@ def account(request: Request, ctx: WebContext = Depends(web_context)) -> Respons
     return _account_page(request, ctx)
 
 
-def _current_password_ok(ctx: WebContext, password: str) -> bool:
+def _check_current_password(ctx: WebContext, password: str) -> str:
+    """ "ok", "wrong" or "locked"; a wrong one counts toward the lockout."""
     with ctx.db() as session:
         stored = _me(session, ctx).password_hash
     # Argon2id outside the transaction: it takes a tenth of a second.
-    return bool(stored) and verify_password(stored or "", password)
+    if stored and verify_password(stored, password):
+        return "ok"
+    with ctx.db() as session:
+        user = _me(session, ctx)
+        outcome = auth.count_wrong_current_password(session, user, ctx.ip)
+        if outcome.status != "locked":
+            return "wrong"
+        # A locked account keeps no session: whoever holds this one was
+        # guessing, or is the owner who must wait like at the sign-in page.
+        sessions.end_for_user(session, user.id)
+    log.warning("web_reauth_locked_out user_id=%s", ctx.user_id)
+    return "locked"
+
+
+def _locked_out() -> Response:
+    return see_other("/login?locked=1")
 
 
 @router.post("/preferences/password")
@@ -107,8 +123,12 @@ def change_password(
         form.error(
             "confirm_password", "The two new passwords differ; type the same one twice."
         )
-    if form.ok and not _current_password_ok(ctx, current):
-        form.error("current_password", "That is not your current password.")
+    if form.ok:
+        checked = _check_current_password(ctx, current)
+        if checked == "locked":
+            return _locked_out()
+        if checked == "wrong":
+            form.error("current_password", "That is not your current password.")
     if form.ok:
         try:
             with ctx.db() as session:
@@ -234,8 +254,12 @@ def totp_disable(
         max_len=PASSWORD_MAX,
         strip=False,
     )
-    if form.ok and not _current_password_ok(ctx, current):
-        form.error("totp_password", "That is not your current password.")
+    if form.ok:
+        checked = _check_current_password(ctx, current)
+        if checked == "locked":
+            return _locked_out()
+        if checked == "wrong":
+            form.error("totp_password", "That is not your current password.")
     if not form.ok:
         return _account_page(request, ctx, status=422, errors=form.errors)
     with ctx.db() as session:

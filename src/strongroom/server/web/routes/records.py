@@ -128,6 +128,25 @@ def reveal(
 
 
 COPYABLE = ("password", "notes", "otp_secret")
+FIELD_PREFIX = "field-"
+
+
+def _copy_value(view: RecordView, what: str) -> str | None:
+    """The value of copyable field `what`, or None when there is no such field.
+
+    `what` is a secret's name, "otp_code" (the current one-time code) or
+    "field-N" (the record's N-th generic field, counted from 0).
+    """
+    if what in COPYABLE:
+        return str(getattr(view, what))
+    if what == "otp_code":
+        code = otp.current(view.otp_secret) if view.otp_secret else None
+        return code[0] if code else None
+    if what.startswith(FIELD_PREFIX) and what[len(FIELD_PREFIX) :].isdigit():
+        index = int(what[len(FIELD_PREFIX) :])
+        if index < len(view.fields):
+            return view.fields[index].value
+    return None
 
 
 @router.post("/records/{record_id}/copy")
@@ -139,13 +158,22 @@ def copy(
 ) -> Response:
     """Hand one secret to the page's script for the clipboard (audited as
     record.copied); without script, show it selected for Ctrl+C."""
-    form = FormReader(data)
-    what = form.choice("field", list(COPYABLE), default="password")
+    what = (FormReader(data).raw("field") or "").strip()
     with ctx.db() as session:
         record = _record(session, ctx, record_id, Level.VIEW)
         view = vault.open_record(
             session, ctx.instance.cipher, record, with_secrets=True
         )
+        value = _copy_value(view, what)
+        if value is None:
+            # Anything but a named secret is refused: the old fallback to the
+            # password handed it out for a typo or a forged field name.
+            raise ValidationError(
+                "field",
+                "that is not a field of this record that can be copied",
+                hint="copy the password, notes, OTP secret, one-time code or a "
+                "field of the record",
+            )
         # The copy is the disclosure: audit it in the same transaction.
         audit.record(
             session,
@@ -158,7 +186,6 @@ def copy(
             record_id=record.id,
             details={"field": what},
         )
-    value = str(getattr(view, what))
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"value": value})
     return _show(request, ctx, record_id, reveal=False, copied=value)
