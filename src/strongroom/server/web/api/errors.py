@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -28,6 +29,7 @@ from strongroom.server.core.errors import (
     StrongroomError,
     ValidationError,
 )
+from strongroom.server.web.api.context import api_context, bearer
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,7 @@ class ApiRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap FastAPI's handler: cap the body, translate every known error."""
         handler = super().get_route_handler()
+        needs_key = _needs_key(self.dependant)
 
         async def api_handler(request: Request) -> Response:
             too_large = _check_declared_length(request)
@@ -264,9 +267,33 @@ class ApiRoute(APIRoute):
                 IntegrityError,
                 DataError,
             ) as exc:
+                if needs_key and isinstance(exc, RequestValidationError):
+                    # FastAPI reads the body before the key's dependency runs;
+                    # a caller without a valid key must learn only "401", not
+                    # how its body was wrong.
+                    refusal = await _key_refusal(request)
+                    if refusal is not None:
+                        return await _handle(request, refusal)
                 return await _handle(request, exc)
 
         return api_handler
+
+
+def _needs_key(dependant: Dependant) -> bool:
+    """Tell whether a route (or any of its sub-dependencies) needs an API key."""
+    if dependant.call is api_context:
+        return True
+    return any(_needs_key(sub) for sub in dependant.dependencies)
+
+
+async def _key_refusal(request: Request) -> AuthenticationFailed | None:
+    """The 401 the key check would raise for `request`, or None for a good key."""
+    try:
+        credentials = await bearer(request)
+        await run_in_threadpool(api_context, request, credentials)
+    except AuthenticationFailed as exc:
+        return exc
+    return None
 
 
 def _check_declared_length(request: Request) -> JSONResponse | None:
