@@ -2,6 +2,9 @@
 which names exist, the Origin check, proxy headers, the form macro, 413s,
 copy fields and wording."""
 
+import csv
+import io
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -9,11 +12,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.datastructures import FormData
 
 from strongroom.server.appserver.runner import make_config
+from strongroom.server.core.errors import ValidationError
 from strongroom.server.core.instance import Instance
 from strongroom.server.core.instance import operator as cli_operator
 from strongroom.server.settings import service as settings
+from strongroom.server.web.forms import FormReader, error_for
 from strongroom.server.web.headers import MAX_BODY_BYTES
 from tests.server.web.conftest import (
     USER_PASSWORD,
@@ -128,7 +134,9 @@ def test_login_checks_the_origin_too(make_client: Callable[..., TestClient]) -> 
 
 
 @pytest.mark.parametrize(("tls", "trusted"), [(True, False), (False, True)])
-def test_proxy_headers_only_without_tls(tmp_path: Path, tls: bool, trusted: bool) -> None:
+def test_proxy_headers_only_without_tls(
+    tmp_path: Path, tls: bool, trusted: bool
+) -> None:
     """X-Forwarded-* are believed only when serving plain HTTP behind a proxy."""
     cert = key = None
     if tls:
@@ -148,7 +156,7 @@ def test_login_form_keeps_required_and_autocomplete(
     user_input = re.search(r'<input id="f-username"[^>]*>', html)
     assert user_input is not None
     tag = user_input.group(0)
-    assert re.search(r'\srequired\s', tag)
+    assert re.search(r"\srequired\s", tag)
     assert re.search(r'\sautocomplete="username"', tag)
     assert "requiredautocomplete" not in html
 
@@ -199,3 +207,42 @@ def test_not_found_page_knows_the_user_is_signed_in(admin: TestClient) -> None:
     response = admin.get("/no-such-page")
     assert response.status_code == 404
     assert 'href="/login"' not in response.text
+
+
+def test_audit_csv_details_are_json(admin: TestClient) -> None:
+    """The CSV export's `details` column is JSON a script can parse."""
+    exported = admin.get("/admin/audit.csv", params={"event_type": "auth.login"})
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert rows
+    assert json.loads(rows[-1]["details"]) == {"method": "password"}
+
+
+def test_favicon_is_not_a_404(make_client: Callable[..., TestClient]) -> None:
+    """/favicon.ico answers 204 rather than an error page."""
+    assert make_client().get("/favicon.ico").status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("field", "label", "expected"),
+    [
+        ("notes", None, "The notes are 5 characters; the limit is 3."),
+        ("title", None, "The title is 5 characters; the limit is 3."),
+    ],
+)
+def test_length_messages_agree_in_number(
+    field: str, label: str | None, expected: str
+) -> None:
+    """Length errors say "the notes are", not "the notes is"."""
+    reader = FormReader(FormData([(field, "abcde")]))
+    reader.text(field, label=label, max_len=3)
+    assert reader.errors[field] == expected
+
+
+def test_service_hints_read_as_sentences() -> None:
+    """A service error's lower-case hint is shown as a capitalised sentence."""
+    exc = ValidationError("name", "that name is taken", hint="choose another name")
+    assert error_for(exc, {"name": "name"}) == (
+        "name",
+        "That name is taken. Choose another name.",
+    )

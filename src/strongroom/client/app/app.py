@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import logging
 import logging.handlers
+import os
 import platform
 import time
 import webbrowser
@@ -579,8 +580,10 @@ def _read_snapshot(vault: Vault) -> Snapshot:
 
 def _log_to_file(profile: Path) -> None:
     # Logs name events and ids, never a secret; a file (not stderr) because
-    # the Textual backend draws on stderr.
-    profile.mkdir(parents=True, exist_ok=True)
+    # the Textual backend draws on stderr. The profile and everything in it
+    # stay private to this user, as the CLI keeps them.
+    profile.mkdir(parents=True, exist_ok=True, mode=0o700)
+    profile.chmod(0o700)
     handler = logging.handlers.RotatingFileHandler(
         profile / "app.log", maxBytes=1_000_000, backupCount=1, encoding="utf-8"
     )
@@ -594,4 +597,7 @@ def _log_to_file(profile: Path) -> None:
 
 def main() -> None:
     """Start the app on this platform's Toga backend."""
+    # Every file this process makes (cache, preferences, log) is for this
+    # user alone.
+    os.umask(0o077)
     StrongroomApp(configure_logging=True).main_loop()

@@ -65,13 +65,16 @@ class FormReader:
         label = label or name.replace("_", " ")
         # PostgreSQL refuses NUL in text; no legitimate form value carries it.
         if "\x00" in value:
-            self.error(name, f"The {label} contains a character that is not allowed.")
+            verb = "contain" if _plural(label) else "contains"
+            self.error(name, f"The {label} {verb} a character that is not allowed.")
             return ""
         if required and not value:
             self.error(name, f"Enter the {label}.")
         elif len(value) > max_len:
+            verb = "are" if _plural(label) else "is"
             self.error(
-                name, f"The {label} is {len(value)} characters; the limit is {max_len}."
+                name,
+                f"The {label} {verb} {len(value)} characters; the limit is {max_len}.",
             )
         return value
 
@@ -133,6 +136,20 @@ def page_number(params: QueryParams, name: str = "page") -> int:
     return min(max(value, 1), 1_000_000)
 
 
+def _plural(label: str) -> bool:
+    """Labels that are plural nouns ("notes") take "are", not "is"."""
+    return label in {"notes", "details", "settings"}
+
+
+def sentence(text: str) -> str:
+    """`text` with a capital first letter and a final full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def error_for(exc: ValidationError, mapping: Mapping[str, str]) -> tuple[str, str]:
     """Map a service ValidationError to (form field name, message).
 
@@ -140,7 +157,9 @@ def error_for(exc: ValidationError, mapping: Mapping[str, str]) -> tuple[str, st
     their own input names. Unknown fields go to "__all__" (shown on top).
     """
     name = mapping.get(exc.field, "__all__")
-    message = exc.message[:1].upper() + exc.message[1:]
-    if not message.endswith("."):
-        message += "."
+    message = sentence(exc.message)
+    if exc.hint:
+        # Services write hints in lower case for every edge; a page shows
+        # them as a sentence of their own after the message.
+        message += " " + sentence(exc.hint)
     return name, message

@@ -26,6 +26,7 @@ from strongroom.server.core.errors import (
 )
 from strongroom.server.web.context import WebContext, instance_of, web_context
 from strongroom.server.web.errors import AuditedDenial, LoginRequired
+from strongroom.server.web.forms import sentence
 from strongroom.server.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ def error_page(
         status_code=status,
         headers=headers,
         title=_TITLES.get(status, "Something went wrong"),
-        message=message,
-        hint=hint,
+        message=sentence(message),
+        hint=sentence(hint) if hint else None,
         status=status,
     )
 

@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import json
 import logging
 from collections.abc import Iterator
 from urllib.parse import urlencode
@@ -192,7 +193,12 @@ def _csv_rows(instance: Instance, filters: audit.AuditFilter) -> Iterator[str]:
                         _cell(event.target_name),
                         _cell(event.list_id),
                         _cell(event.record_id),
-                        _cell(event.details),
+                        # JSON, so a script reading the export can parse it.
+                        _cell(
+                            json.dumps(event.details, sort_keys=True, default=str)
+                            if event.details
+                            else ""
+                        ),
                         _cell(event.hash),
                     ]
                 )
