@@ -269,6 +269,31 @@ def test_user_is_locked_out_after_the_limit(world: World) -> None:
     assert [e.details["locked"] for e in locked] == [["user"]]
 
 
+def test_admin_lifts_a_lockout_without_revoking_devices(world: World) -> None:
+    """`mobile unlock` ends the user's lock-out; the right password pairs again
+    from a new installation, and the lift is audited."""
+    _set_limit(world, 3)
+    for _ in range(3):
+        with pytest.raises(BadCredentials):
+            pairing.pair(
+                world.instance,
+                Phone.new().pair_request(world.qr, master_password="wrong-guess-11"),
+                ip=None,
+            )
+    with world.session() as session:
+        alice = accounts.get_user(session, world.alice_id)
+        assert mobile.lift_lockout(session, operator(), alice)
+        assert not mobile.lift_lockout(session, operator(), alice)
+
+    paired = pairing.pair(world.instance, Phone.new().pair_request(world.qr), ip=None)
+    assert paired.device_id
+    with world.session() as session:
+        lifted = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == "mobile.lockout_lifted")
+        ).all()
+    assert len(lifted) == 1
+
+
 def test_installation_is_locked_out_across_usernames(world: World) -> None:
     """One installation guessing different usernames is locked out as well."""
     _set_limit(world, 3)

@@ -180,6 +180,20 @@ def clear(
     )
 
 
+@mobile_app.command("unlock")
+def unlock(
+    user: str = typer.Argument(..., help="The user: name or DOMAIN\\name."),
+) -> None:
+    """Lift a user's mobile lock-out (failed master passwords); devices stay."""
+    with operation() as (_instance, session, actor):
+        target = accounts.find_user(session, user)
+        lifted = mobile.lift_lockout(session, actor, target)
+    if lifted:
+        done(f"{target.qualified_name} may pair and sync again.")
+    else:
+        done(f"{target.qualified_name} was not locked out.")
+
+
 @mobile_app.command("qr")
 def qr(
     user: str = typer.Argument(..., help="The user: name or DOMAIN\\name."),

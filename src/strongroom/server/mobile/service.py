@@ -164,6 +164,33 @@ def clear_master_password(session: Session, actor: Actor, user: User) -> int:
     return revoked
 
 
+def lift_lockout(session: Session, actor: Actor, user: User) -> bool:
+    """End a user's mobile lock-out without touching password or devices.
+
+    Anyone holding a user's QR code can lock them out with wrong passwords;
+    this lets an admin restore access without resetting the master password,
+    which would revoke every phone. Returns False when nothing was locked.
+    """
+    _require_admin(actor)
+    credential = credential_of(session, user)
+    if credential is None or (
+        credential.locked_until is None and not credential.failed_attempts
+    ):
+        return False
+    credential.failed_attempts = 0
+    credential.locked_until = None
+    audit.record(
+        session,
+        actor,
+        "mobile.lockout_lifted",
+        target_type="user",
+        target_id=user.id,
+        target_name=user.qualified_name,
+    )
+    log.info("mobile_lockout_lifted user_id=%s", user.id)
+    return True
+
+
 # --- QR code -----------------------------------------------------------------
 
 
