@@ -100,7 +100,7 @@ def test_wrong_current_password_counts_toward_the_lockout(
     ("headers", "status"),
     [
         ({"Origin": "https://evil.example"}, 403),
-        ({"Origin": "null"}, 403),
+        ({"Origin": "null"}, 303),
         ({"Referer": "https://evil.example/page"}, 403),
         ({"Origin": "https://testserver"}, 303),
         ({"Referer": "https://testserver/vault"}, 303),

@@ -59,7 +59,9 @@ def check_password_strength(
             f"the password must be at least {PASSWORD_MIN} characters long",
             hint="a few unrelated words make a long password easy to remember",
         )
-    verdict = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
+    # zxcvbn refuses input over 72 characters; judging the first 72 is
+    # conservative, since what follows can only add guesses.
+    verdict = zxcvbn(password[:72], user_inputs=[u for u in user_inputs if u])
     if verdict["score"] < STRENGTH_MIN:
         warning = verdict["feedback"].get("warning") or "it follows a common pattern"
         raise ValidationError(

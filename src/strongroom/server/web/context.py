@@ -192,12 +192,14 @@ def same_origin(request: Request) -> bool:
     Defence in depth beside the CSRF token (OWASP "verifying origin with
     standard headers"): `Origin`, or `Referer` when a browser leaves Origin
     out. A request with neither is let through to the token check, since some
-    privacy tools strip both; "null" (sandboxed or opaque origin) is refused.
+    privacy tools strip both. "null" counts as absent: our own pages send
+    `Referrer-Policy: no-referrer`, under which browsers post `Origin: null`
+    even to the same site (Fetch standard, "serializing a request origin").
     """
     own = _origin_of(str(request.base_url))
-    origin = request.headers.get("origin")
-    if origin is not None:
-        return origin.strip().lower() == own
+    origin = (request.headers.get("origin") or "").strip().lower()
+    if origin and origin != "null":
+        return origin == own
     referer = request.headers.get("referer")
     if referer:
         return _origin_of(referer) == own
