@@ -152,7 +152,7 @@ def test_malformed_files_write_nothing(
             "password",
         ),
         ([str(too_long)], None, "row 3: the title is 256 characters"),
-        ([str(bad_url)], None, "row 4: the url is"),
+        ([str(bad_url)], None, "row 4: the url has"),
     ]
     url = settings.resolved_database_url
     before = row_counts(url)

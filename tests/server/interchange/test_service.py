@@ -113,7 +113,7 @@ REFUSED = [
                 (), "M", [_record("bad", "row 9", url="https://" + "u" * 2100)]
             ),
         ),
-        "row 9: the url is",
+        "row 9: the url has",
     ),
     (
         _bundle(ImportedList((), "L", [_record("ok"), _record("   ", "entry 'G/x'")])),

@@ -78,7 +78,9 @@ def test_disable_reset_unlock_and_ttl(
     offline time to live override is stored and validated."""
     url = f"/admin/users/{sample.alice_id}"
     token = csrf_of(admin.get(url).text)
-    admin.post(f"{url}/active", data={"csrf_token": token, "value": "no"})
+    admin.post(
+        f"{url}/active", data={"csrf_token": token, "value": "no", "confirm": "yes"}
+    )
     assert not user_named(instance, "alice").active
     assert alice.get("/vault", follow_redirects=False).status_code == 303
     admin.post(f"{url}/active", data={"csrf_token": token, "value": "yes"})
@@ -110,7 +112,7 @@ def test_disable_reset_unlock_and_ttl(
 
     own = admin.post(
         f"/admin/users/{user_named(instance, 'admin').id}/active",
-        data={"csrf_token": token, "value": "no"},
+        data={"csrf_token": token, "value": "no", "confirm": "yes"},
     )
     assert own.status_code == 422
     assert "cannot disable your own account" in own.text
@@ -149,7 +151,7 @@ def test_devices_revoke_and_remote_wipe(
     )
     admin.post(
         f"/admin/users/{sample.alice_id}/devices/{tablet}/wipe",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "confirm": "yes"},
     )
     with instance.db.session() as session:
         assert session.get(Device, phone).status == DEVICE_REVOKED  # type: ignore[union-attr]

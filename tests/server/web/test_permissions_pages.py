@@ -143,8 +143,12 @@ def test_level_change_and_revoke(
     )
     assert bad.status_code == 422
     admin.post(
+        f"/lists/{sample.shared_id}/permissions/{perm_id}/level",
+        data={"csrf_token": token, "level": "modify"},
+    )
+    admin.post(
         f"/lists/{sample.shared_id}/permissions/{perm_id}/revoke",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "confirm": "yes"},
     )
     assert _grants(instance, sample.shared_id) == {}
     assert (

@@ -96,6 +96,8 @@ class WebContext:
     csrf_token: str
     ip: str | None
     flash: str | None = None
+    # A generated password shown once by the page after a redirect.
+    flash_secret: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -150,6 +152,7 @@ def _context_of(
     if found.row is None or found.user is None:
         return None
     user = found.user
+    flash, secret = sessions.pop_flash_parts(found.row)
     return WebContext(
         instance=instance,
         session_id=found.row.id,
@@ -160,7 +163,8 @@ def _context_of(
         has_totp=user.totp_secret is not None,
         csrf_token=found.row.csrf_token,
         ip=client_ip(request),
-        flash=sessions.pop_flash(found.row),
+        flash=flash,
+        flash_secret=secret,
     )
 
 
@@ -248,3 +252,15 @@ def admin_context(ctx: WebContext = Depends(csrf_context)) -> WebContext:
 def set_flash(ctx: WebContext, session: Session, message: str) -> None:
     """Show `message` on the next page this browser loads."""
     sessions.set_flash(session, ctx.session_id, message)
+
+
+def set_flash_secret(
+    ctx: WebContext, session: Session, message: str, secret: str
+) -> None:
+    """Show `message` and a one-time `secret` on the next page only.
+
+    Post/Redirect/Get keeps a refresh from resubmitting the form; the secret
+    waits in the server-side session row (never a URL or cookie) and is
+    cleared when the next page reads it, so it is shown exactly once.
+    """
+    sessions.set_flash_secret(session, ctx.session_id, message, secret)

@@ -97,14 +97,24 @@ class FormReader:
         return value
 
     def choice(
-        self, name: str, options: Mapping[str, Any] | list[str], *, default: str
+        self,
+        name: str,
+        options: Mapping[str, Any] | list[str],
+        *,
+        default: str,
+        label: str | None = None,
     ) -> str:
-        """One of `options`; anything else records an error and gives `default`."""
+        """One of `options`; anything else records an error and gives `default`.
+
+        With `label` the message names the field (for forms whose errors are
+        read away from the field, such as filter bars and plain-text replies).
+        """
         value = (self.raw(name) or "").strip()
         if not value:
             return default
         if value not in options:
-            self.error(name, "Choose one of the offered options.")
+            where = f" for the {label}" if label else ""
+            self.error(name, f"Choose one of the offered options{where}.")
             return default
         return value
 

@@ -149,12 +149,38 @@ def set_flash(session: Session, session_id: str, message: str) -> None:
         row.flash = message[:500]
 
 
+# Separates a flash message from a one-time secret riding with it; a control
+# character no message or generated password ever contains.
+_FLASH_SEPARATOR = "\x1e"
+
+
+def set_flash_secret(
+    session: Session, session_id: str, message: str, secret: str
+) -> None:
+    """Leave a message plus a one-time secret (a generated password) for the
+    next page only; `pop_flash` clears both when that page is shown."""
+    row = session.get(WebSession, session_id)
+    if row is not None:
+        text = message[:200].replace(_FLASH_SEPARATOR, " ")
+        row.flash = f"{text}{_FLASH_SEPARATOR}{secret[:290]}"
+
+
 def pop_flash(row: WebSession) -> str | None:
-    """Take the pending message off the session, if any."""
-    message = row.flash
-    if message is not None:
-        row.flash = None
-    return message
+    """Take the pending message off the session, if any (without its secret)."""
+    return pop_flash_parts(row)[0]
+
+
+def pop_flash_parts(row: WebSession) -> tuple[str | None, str | None]:
+    """Take the pending message and one-time secret off the session.
+
+    Both are cleared in the same transaction, so a refresh shows neither.
+    """
+    stored = row.flash
+    if stored is None:
+        return None, None
+    row.flash = None
+    message, mark, secret = stored.partition(_FLASH_SEPARATOR)
+    return message or None, secret if mark else None
 
 
 def sessions_of(session: Session, user_id: str) -> list[WebSession]:

@@ -83,6 +83,7 @@ def render(
         "admin_links": getattr(request.app.state, "admin_links", ADMIN_LINKS),
         "errors": {},
         "flash": ctx.flash if ctx is not None else None,
+        "flash_secret": ctx.flash_secret if ctx is not None else None,
         "path": request.url.path,
     }
     base.update(context)

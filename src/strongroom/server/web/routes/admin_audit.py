@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy import func, select
 from starlette.responses import Response
 
@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, dependencies=ADMIN_PAGES)
 
 PAGE_SIZE = 50
+FILTER_LABELS = {
+    "user": "User",
+    "event_type": "Event type",
+    "list": "Password list",
+    "platform": "Platform",
+    "since": "From date",
+    "until": "To date",
+}
 CSV_BATCH = 1000
 CSV_COLUMNS = (
     "seq",
@@ -59,9 +67,11 @@ def _filters(
     form = FormReader(request.query_params)
     values = {
         "user": form.text("user", max_len=36),
-        "event_type": form.text("event_type", max_len=64),
-        "list": form.text("list", max_len=36),
-        "platform": form.choice("platform", list(PLATFORMS), default=""),
+        "event_type": form.text("event_type", label="event type", max_len=64),
+        "list": form.text("list", label="password list", max_len=36),
+        "platform": form.choice(
+            "platform", list(PLATFORMS), default="", label="platform"
+        ),
         "since": form.raw("since") or "",
         "until": form.raw("until") or "",
     }
@@ -92,19 +102,23 @@ def audit_page(request: Request, ctx: WebContext = Depends(admin_context)) -> Re
     """The audit log, newest first, filtered and paged."""
     filters, values, errors = _filters(request)
     page = page_number(request.query_params)
+    total, pages, events = 0, 1, []
     with ctx.db() as session:
-        stmt = audit.query(filters)
-        total = int(
-            session.scalar(
-                select(func.count()).select_from(stmt.order_by(None).subquery())
+        # A bad filter shows no table: the unfiltered log under a filter bar
+        # the administrator believes applied would be misread.
+        if not errors:
+            stmt = audit.query(filters)
+            total = int(
+                session.scalar(
+                    select(func.count()).select_from(stmt.order_by(None).subquery())
+                )
+                or 0
             )
-            or 0
-        )
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(page, pages)
-        events = list(
-            session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-        )
+            pages = max(1, -(-total // PAGE_SIZE))
+            page = min(page, pages)
+            events = list(
+                session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+            )
         users = accounts.list_users(session)
         lists = queries.all_lists(session)
         types = [
@@ -129,6 +143,7 @@ def audit_page(request: Request, ctx: WebContext = Depends(admin_context)) -> Re
         types=types,
         platforms=PLATFORMS,
         query=query,
+        labels=FILTER_LABELS,
         chain=None,
     )
 
@@ -213,7 +228,12 @@ def export_csv(request: Request, ctx: WebContext = Depends(admin_context)) -> Re
     """The filtered log as CSV (the export itself is audited)."""
     filters, _values, errors = _filters(request)
     if errors:
-        return audit_page(request, ctx)
+        # A download link gets words, not a page: say which filter is wrong.
+        problems = " ".join(
+            f"{FILTER_LABELS.get(field, field)}: {message}"
+            for field, message in errors.items()
+        )
+        return PlainTextResponse(f"Bad audit filter. {problems}\n", status_code=422)
     with ctx.db() as session:
         audit.record(
             session,

@@ -28,6 +28,7 @@ from strongroom.server.web.context import (
     admin_context,
     form_data,
     set_flash,
+    set_flash_secret,
 )
 from strongroom.server.web.forms import FormReader, error_for
 from strongroom.server.web.routes.common import (
@@ -77,6 +78,10 @@ def _users_page(
         mobile_users = {
             u.id for u in users if accounts.has_feature(session, u, FEATURE_MOBILE)
         }
+        now = utcnow()
+        locked = {
+            u.id for u in users if u.locked_until is not None and u.locked_until > now
+        }
     return render(
         request,
         "admin/users.html",
@@ -84,6 +89,7 @@ def _users_page(
         users=users,
         device_counts=device_counts,
         mobile_users=mobile_users,
+        locked=locked,
         errors=errors or {},
         values=values or {},
     )
@@ -128,17 +134,33 @@ def add_user(
                 is_admin=is_admin,
             )
             user_id = user.id
+            _flash_done(
+                ctx,
+                session,
+                f"{user.qualified_name} added.",
+                password if generated else None,
+            )
     except ValidationError as exc:
         form.error(*error_for(exc, USER_FIELDS))
     except AlreadyExists as exc:
         form.error("login_name", _sentence(exc.message))
     if not form.ok:
         return _users_page(request, status=422, errors=form.errors, values=values)
-    # A generated password is shown in this response only, never stored in
-    # a flash message or a URL.
-    return _user_page(
-        request, ctx, user_id, new_password=password if generated else None
-    )
+    return see_other(f"/admin/users/{user_id}")
+
+
+def _flash_done(
+    ctx: WebContext, session: Session, message: str, generated: str | None
+) -> None:
+    """Leave the outcome for the page the redirect leads to.
+
+    A generated password rides in the server-side session flash (never a URL)
+    and is cleared when that page is shown, so a refresh cannot show it again.
+    """
+    if generated:
+        set_flash_secret(ctx, session, message, generated)
+    else:
+        set_flash(ctx, session, message)
 
 
 def _user_page(
@@ -182,16 +204,31 @@ def user_detail(
     return _user_page(request, ctx, user_id)
 
 
+CONFIRM_MESSAGE = "Tick the box to confirm; nothing was changed."
+
+
+def _unconfirmed(request: Request, ctx: WebContext, user_id: str, key: str) -> Response:
+    """The user page again, with the unticked confirmation box marked."""
+    return _user_page(request, ctx, user_id, status=422, errors={key: CONFIRM_MESSAGE})
+
+
 @router.post("/admin/users/{user_id}/active")
 def set_active(
+    request: Request,
     user_id: str,
     ctx: WebContext = Depends(admin_context),
     data: FormData = Depends(form_data),
 ) -> Response:
-    """Enable or disable a user; disabling ends their browser sessions."""
-    value = FormReader(data).choice("value", ["yes", "no"], default="")
+    """Enable or disable a user; disabling ends their browser sessions and
+    needs the "I understand" box ticked in the same form."""
+    form = FormReader(data)
+    value = form.choice("value", ["yes", "no"], default="")
     if not value:
         raise ValidationError("value", "give yes or no")
+    # A confirmation the server checks works without JavaScript and cannot be
+    # skipped by a double click.
+    if value == "no" and not form.flag("confirm"):
+        return _unconfirmed(request, ctx, user_id, "confirm_active")
     with ctx.db() as session:
         user = accounts.get_user(session, user_id)
         if user.id == ctx.user_id and value == "no":
@@ -230,13 +267,17 @@ def reset_password(
             with ctx.db() as session:
                 user = accounts.get_user(session, user_id)
                 accounts.set_password(session, ctx.actor, user, password)
+                _flash_done(
+                    ctx,
+                    session,
+                    f"Password of {user.qualified_name} reset.",
+                    password if generated else None,
+                )
         except ValidationError as exc:
             form.error(*error_for(exc, {"password": "new_password"}))
     if not form.ok:
         return _user_page(request, ctx, user_id, status=422, errors=form.errors)
-    return _user_page(
-        request, ctx, user_id, new_password=password if generated else None
-    )
+    return see_other(f"/admin/users/{user_id}")
 
 
 @router.post("/admin/users/{user_id}/unlock")
@@ -307,8 +348,15 @@ def set_offline_ttl(
 
 
 @router.post("/admin/users/{user_id}/mobile-clear")
-def clear_mobile(user_id: str, ctx: WebContext = Depends(admin_context)) -> Response:
-    """Clear a user's master password; their devices are revoked."""
+def clear_mobile(
+    request: Request,
+    user_id: str,
+    ctx: WebContext = Depends(admin_context),
+    data: FormData = Depends(form_data),
+) -> Response:
+    """Clear a user's master password (confirmed); their devices are revoked."""
+    if not FormReader(data).flag("confirm"):
+        return _unconfirmed(request, ctx, user_id, "confirm_mobile_clear")
     with ctx.db() as session:
         user = accounts.get_user(session, user_id)
         revoked = mobile.clear_master_password(session, ctx.actor, user)
@@ -342,9 +390,15 @@ def revoke_device(
 
 @router.post("/admin/users/{user_id}/devices/{device_id}/wipe")
 def wipe_device(
-    user_id: str, device_id: str, ctx: WebContext = Depends(admin_context)
+    request: Request,
+    user_id: str,
+    device_id: str,
+    ctx: WebContext = Depends(admin_context),
+    data: FormData = Depends(form_data),
 ) -> Response:
-    """Order a remote wipe of a device."""
+    """Order a remote wipe of a device (confirmed in the same form)."""
+    if not FormReader(data).flag("confirm"):
+        return _unconfirmed(request, ctx, user_id, f"confirm_wipe_{device_id}")
     with ctx.db() as session:
         device = _device_of(session, user_id, device_id)
         mobile.request_wipe(session, ctx.actor, device.id)

@@ -76,6 +76,29 @@ def tree(request: Request, ctx: WebContext = Depends(web_context)) -> Response:
     return _tree_page(request, ctx)
 
 
+UNKNOWN_FOLDER = "That folder does not exist (any more); choose one from the list."
+
+
+class _BadFolder(Exception):
+    """The chosen folder id names no folder; the form shows a field error."""
+
+
+def _folder_prefix(
+    session: Session, form: FormReader, field: str, folder_id: str
+) -> str:
+    """The path of the chosen folder ('' for the top level).
+
+    An unknown id is an error on the field rather than a quiet fall back to
+    the top level, which would put the new item where nobody asked for it.
+    """
+    if not folder_id:
+        return ""
+    if session.get(Folder, folder_id) is None:
+        form.error(field, UNKNOWN_FOLDER)
+        raise _BadFolder
+    return "/".join(vault.folder_path(session, folder_id))
+
+
 @router.post("/vault/folders")
 def create_folder(
     request: Request,
@@ -90,7 +113,7 @@ def create_folder(
     if form.ok:
         try:
             with ctx.db() as session:
-                prefix = "/".join(vault.folder_path(session, parent)) if parent else ""
+                prefix = _folder_prefix(session, form, "parent_folder", parent)
                 if "/" in name:
                     raise ValidationError(
                         "folder name", "the folder name must not contain '/'"
@@ -104,6 +127,8 @@ def create_folder(
             form.error(
                 *error_for(exc, {"folder name": "folder_name", "path": "folder_name"})
             )
+        except _BadFolder:
+            pass
         except (AlreadyExists, NotFound) as exc:
             form.error("folder_name", exc.message[:1].upper() + exc.message[1:] + ".")
     return _tree_page(request, ctx, status=422, errors=form.errors, values=values)
@@ -132,9 +157,7 @@ def create_list(
     if form.ok:
         try:
             with ctx.db() as session:
-                prefix = (
-                    "/".join(vault.folder_path(session, folder_id)) if folder_id else ""
-                )
+                prefix = _folder_prefix(session, form, "list_folder", folder_id)
                 if "/" in name:
                     raise ValidationError(
                         "list name", "the list name must not contain '/'"
@@ -163,6 +186,8 @@ def create_list(
                     },
                 )
             )
+        except _BadFolder:
+            pass
         except (AlreadyExists, NotFound) as exc:
             form.error("list_name", exc.message[:1].upper() + exc.message[1:] + ".")
     return _tree_page(request, ctx, status=422, errors=form.errors, values=values)
@@ -419,15 +444,51 @@ def set_row_level(
     return see_other(f"/lists/{list_id}/permissions")
 
 
+LAST_ADMIN_MESSAGE = (
+    "This is the last Admin permission of the list; grant Admin to someone "
+    "else first, or nobody but system administrators could manage it."
+)
+
+
 @router.post("/lists/{list_id}/permissions/{perm_id}/revoke")
 def revoke_permission(
-    list_id: str, perm_id: str, ctx: WebContext = Depends(web_context)
+    request: Request,
+    list_id: str,
+    perm_id: str,
+    ctx: WebContext = Depends(web_context),
+    data: FormData = Depends(form_data),
 ) -> Response:
-    """Remove one permission."""
+    """Remove one permission, once confirmed; never the list's last Admin one."""
+    key = f"confirm_revoke_{perm_id}"
+    # Checked by the server in the same POST, so it works without JavaScript.
+    if not FormReader(data).flag("confirm"):
+        return _permissions_page(
+            request,
+            ctx,
+            list_id,
+            status=422,
+            errors={key: "Tick the box to confirm; nothing was changed."},
+        )
     with ctx.db() as session:
         plist, perm = _permission_of(session, list_id, perm_id)
         ensure_list_admin(session, ctx, plist.id)
-        user, group = _grantees_of(session, perm)
-        vault.revoke(session, ctx.actor, plist, user=user, group=group)
-        set_flash(ctx, session, "Permission removed.")
+        if _is_last_admin(session, plist, perm):
+            refused = True
+        else:
+            refused = False
+            user, group = _grantees_of(session, perm)
+            vault.revoke(session, ctx.actor, plist, user=user, group=group)
+            set_flash(ctx, session, "Permission removed.")
+    if refused:
+        return _permissions_page(
+            request, ctx, list_id, status=422, errors={key: LAST_ADMIN_MESSAGE}
+        )
     return see_other(f"/lists/{list_id}/permissions")
+
+
+def _is_last_admin(session: Session, plist: PasswordList, perm: Permission) -> bool:
+    """Tell whether `perm` is the only Admin permission on the list."""
+    if Level(perm.level) < Level.ADMIN:
+        return False
+    admins = [g for g in vault.grants_on(session, plist) if g.level >= Level.ADMIN]
+    return len(admins) <= 1
