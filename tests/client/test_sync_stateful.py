@@ -38,9 +38,10 @@ from strongroom.client import state as device_state
 from strongroom.client.clipboard import MemoryClipboard
 from strongroom.client.config import ClientSettings
 from strongroom.client.device import Device, Vault
-from strongroom.client.errors import DeviceRevoked, ServerUnreachable
+from strongroom.client.errors import DeviceRevoked, ServerRefused, ServerUnreachable
 from strongroom.client.keystore import MemoryKeystore
 from strongroom.client.transport import HttpConnector, pinned_context
+from strongroom.protocol.errors import ErrorCode
 from strongroom.protocol.schemas import DeviceEventType
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import FEATURE_MOBILE, Group
@@ -133,7 +134,18 @@ class SyncMachine(RuleBasedStateMachine):
             qr = mobile.pairing_payload(
                 s, operator(), self.instance.cipher, accounts.get_user(s, self.user_id)
             )
-        self.vault = self.device.pair(qr, self.password)
+        try:
+            self.vault = self.device.pair(qr, self.password)
+        except ServerRefused as refused:
+            # A revoked phone cannot pair again while the user lacks the Mobile
+            # App feature; it stays unpaired until the feature comes back.
+            assert refused.code is ErrorCode.FEATURE_NOT_GRANTED
+            self.vault = None
+
+    @precondition(lambda self: self.vault is None)
+    @rule()
+    def pair_again(self) -> None:
+        self._pair()
 
     def teardown(self) -> None:
         if self.vault is not None:

@@ -27,7 +27,11 @@ def test_weak_passwords_are_refused(
 
 @pytest.mark.parametrize(
     "password",
-    ["correct-horse-battery-staple", "Tr0ub4dor&3xyz-quilt", "pV7#kq2LzW9!mR4tYc8@Nf3Hs6" * 3],
+    [
+        "correct-horse-battery-staple",
+        "Tr0ub4dor&3xyz-quilt",
+        "pV7#kq2LzW9!mR4tYc8@Nf3Hs6" * 3,
+    ],
 )
 def test_strong_passwords_pass(password: str) -> None:
     """Long unrelated words and long random strings (even over 72) pass."""

@@ -1,9 +1,12 @@
 """The `strongroom` admin command: one handler turns errors into one line."""
 
 import sys
+import tomllib
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from strongroom import __version__
 from strongroom.server.cli import accounts as accounts_cli
@@ -17,7 +20,11 @@ from strongroom.server.cli import vault as vault_cli
 from strongroom.server.cli import web as web_cli
 from strongroom.server.cli.common import STATE, err_console
 from strongroom.server.core import logging_setup
-from strongroom.server.core.errors import StrongroomError
+from strongroom.server.core.errors import (
+    ConfigurationError,
+    ServiceUnavailable,
+    StrongroomError,
+)
 
 app = typer.Typer(
     name="strongroom",
@@ -83,8 +90,47 @@ def run() -> None:
     except StrongroomError as exc:
         report(exc)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+        report(translated)
+        sys.exit(translated.exit_code)
     finally:
         STATE.close()
+
+
+def translate(exc: Exception) -> StrongroomError | None:
+    """Turn a known failure from below (database, configuration) into words.
+
+    Messages name the kind of failure only: driver messages can carry host
+    names and, for some drivers, parts of the connection URL.
+    """
+    if isinstance(exc, OperationalError):
+        return ServiceUnavailable(
+            f"the database did not answer ({type(exc.orig).__name__})",
+            hint="check that it runs and that STRONGROOM_DATABASE_URL / --data-dir "
+            "point at it",
+        )
+    if isinstance(exc, DatabaseError):
+        return ConfigurationError(
+            f"the database refused the request ({type(exc.orig).__name__})",
+            hint="check that STRONGROOM_DATABASE_URL / --data-dir name a Strongroom "
+            "database and run `strongroom db upgrade` after upgrades",
+        )
+    if isinstance(exc, PydanticValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "a setting"
+        return ConfigurationError(
+            f"the configuration value of {where} is not valid: {first.get('msg')}",
+            hint=f"fix STRONGROOM_{where.upper()} or `{where}` in strongroom.toml",
+        )
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return ConfigurationError(
+            f"strongroom.toml is not valid TOML: {exc}",
+            hint="fix the line it names in the data directory's strongroom.toml",
+        )
+    return None
 
 
 def report(exc: StrongroomError) -> None:

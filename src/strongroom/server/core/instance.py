@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from strongroom.crypto.certificates import make_self_signed
 from strongroom.crypto.pins import pin_of_pem
 from strongroom.server.core.actor import Actor
@@ -19,6 +21,7 @@ from strongroom.server.core.keys import (
     create_data_key,
     load_keyring,
 )
+from strongroom.server.core.models import DataKey
 from strongroom.server.core.schema import ensure_current, upgrade
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,29 @@ def attach_audit_key(db: Database, cipher: FieldCipher) -> None:
     with db.session() as session:
         key = system_settings.audit_chain_key(session, cipher)
     db.session_info[CHAIN_KEY_INFO] = key
+
+
+def _holds_data_keys(db: Database) -> bool:
+    if not sa.inspect(db.engine).has_table(DataKey.__tablename__):
+        return False
+    with db.engine.connect() as conn:
+        return bool(
+            conn.execute(sa.select(sa.func.count()).select_from(DataKey)).scalar()
+        )
+
+
+def _refuse_existing_instance(db: Database, settings: Settings) -> None:
+    # A data directory whose key went missing still holds an instance: making
+    # a new key and certificate over it would strand every secret and break
+    # every paired phone's pin. The fix is restoring the key, never init.
+    if _holds_data_keys(db) or settings.cert_file.exists():
+        db.dispose()
+        raise AlreadyExists(
+            "this database or data directory already holds a Strongroom "
+            "instance, but its instance key is missing",
+            hint=f"restore instance.key from your backup into {settings.data_dir} "
+            "(or set STRONGROOM_INSTANCE_KEY); init would make its data unreadable",
+        )
 
 
 @dataclass(frozen=True)
@@ -116,6 +142,7 @@ def initialise(
 
     keyring = InstanceKeyring.generate()
     db = Database(settings.resolved_database_url)
+    _refuse_existing_instance(db, settings)
     upgrade(db)
     cipher = FieldCipher(keyring)
     actor = Actor.system()

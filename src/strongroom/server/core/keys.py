@@ -67,8 +67,9 @@ class InstanceKeyring:
         if not path.exists():
             raise MissingInstanceKey(
                 f"no instance key at {path}",
-                hint="run `strongroom init` for a new instance, or set "
-                "STRONGROOM_INSTANCE_KEY / --data-dir to the right place",
+                hint="check --data-dir / STRONGROOM_DATA_DIR, restore instance.key "
+                "from your backup, or set STRONGROOM_INSTANCE_KEY; for a brand-new "
+                "instance run `strongroom init` in an empty directory",
             )
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:

@@ -113,9 +113,12 @@ FIELD_PREFIX = "field:"
 SECRET_PREFIX = "secret:"  # noqa: S105 (a header prefix, not a password)
 
 _IGNORED_IN_HEADER = re.compile(r"[\s_.\-]+")
+# Marking a column secret only masks and seals it, so err on that side: card,
+# account, identity-document numbers and keys of any kind count as secrets.
 _SECRET_HEADER = re.compile(
     r"password|passwd|passphrase|secret|cvv|cvc|securitycode|privatekey|"
-    r"verificationnumber|^pin$|pincode|^code$"
+    r"verificationnumber|^pin$|pincode|^code$|number|ccnum|iban|ssn|"
+    r"socialsecurity|passport|licen[cs]e|routing|key$|token|recovery"
 )
 
 
