@@ -142,7 +142,8 @@ def create_user(
         )
     ):
         raise AlreadyExists(
-            f"a user called {qualified_name!r} already exists",
+            f"a user called {_shown(domain, login)!r} already exists "
+            "(names are compared ignoring case)",
             hint="choose another name or edit the existing user",
         )
 
@@ -167,6 +168,10 @@ def create_user(
     )
     log.info("user_created user_id=%s", user.id)
     return user
+
+
+def _shown(domain: str, login: str) -> str:
+    return f"{domain}\\{login}" if domain else login
 
 
 def find_user(session: Session, qualified_name: str) -> User:

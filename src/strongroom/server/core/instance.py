@@ -13,7 +13,7 @@ from strongroom.crypto.pins import pin_of_pem
 from strongroom.server.core.actor import Actor
 from strongroom.server.core.config import Settings
 from strongroom.server.core.db import Database
-from strongroom.server.core.errors import AlreadyExists
+from strongroom.server.core.errors import AlreadyExists, ConfigurationError
 from strongroom.server.core.files import write_atomically
 from strongroom.server.core.keys import (
     FieldCipher,
@@ -42,6 +42,7 @@ class Instance:
             settings.instance_key.get_secret_value() if settings.instance_key else None
         )
         keyring = load_keyring(settings.key_file, env_key)
+        _refuse_missing_sqlite_file(settings)
         db = Database(settings.resolved_database_url)
         if check_schema:
             ensure_current(db)
@@ -53,6 +54,21 @@ class Instance:
     def close(self) -> None:
         """Release database connections."""
         self.db.dispose()
+
+
+def _refuse_missing_sqlite_file(settings: Settings) -> None:
+    # Opening a missing SQLite file would create an empty one and then advise
+    # a schema upgrade, leaving an instance with no users and no secrets.
+    url = settings.resolved_database_url
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.exists():
+        raise ConfigurationError(
+            f"the database file {path} does not exist",
+            hint="check --data-dir / STRONGROOM_DATA_DIR and STRONGROOM_DATABASE_URL, "
+            "or restore the file from your backup",
+        )
 
 
 def attach_audit_key(db: Database, cipher: FieldCipher) -> None:

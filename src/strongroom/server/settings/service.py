@@ -7,8 +7,10 @@ are written only through the functions made for them.
 
 import base64
 import datetime
+import ipaddress
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +84,27 @@ def parse_app_server_url(raw: Any) -> str:
         raise ValueError("leave out credentials, query and fragment")
     if port == 0:
         raise ValueError("the port is not a number from 1 to 65535")
+    if not _HOST_NAME.fullmatch(parts.hostname) and not _is_ip(parts.hostname):
+        raise ValueError(
+            f"{parts.hostname!r} is not a valid host name (letters, digits, "
+            "hyphens and dots only)"
+        )
     return text.rstrip("/")
+
+
+# RFC 1123 labels: letters, digits and inner hyphens, dot-separated.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?",
+    re.IGNORECASE,
+)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_pin(raw: Any) -> str:

@@ -245,9 +245,19 @@ def find_list(session: Session, path: str) -> PasswordList:
     parts = split_path(path)
     if not parts:
         raise ValidationError("list", "give the list's path, e.g. Finance/Bank")
-    folder = (
-        find_folder(session, PATH_SEPARATOR.join(parts[:-1])) if parts[:-1] else None
+    missing = NotFound(
+        f"there is no password list {path!r}",
+        hint="`strongroom list list` shows the lists",
     )
+    try:
+        folder = (
+            find_folder(session, PATH_SEPARATOR.join(parts[:-1]))
+            if parts[:-1]
+            else None
+        )
+    except NotFound:
+        # The caller asked for a list: name the list, not a folder on its way.
+        raise missing from None
     found = _list_in(session, folder.id if folder else None, parts[-1])
     if found is None:
         raise NotFound(
