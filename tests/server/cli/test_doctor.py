@@ -194,6 +194,31 @@ def test_query_pin_stores_what_openssl_computes(
         assert event.details["new"] == expected
 
 
+def test_query_pin_refuses_another_instances_app_server(
+    cli: Cli, opened: Instance, tmp_path: Path
+) -> None:
+    """query-pin stores nothing when the App Server at the URL serves another
+    instance, and says so."""
+    other_settings = Settings(data_dir=tmp_path / "other", environment="test")
+    initialise(other_settings, admin_name="admin", admin_password=None)
+    other = Instance.open(other_settings)
+    server = run_in_thread(
+        create_appserver_app(other),
+        tls_cert=other_settings.cert_file,
+        tls_key=other_settings.cert_key_file,
+    )
+    before = cli("settings", "get", "app_server_pin", "--json").stdout
+    try:
+        set_url(opened, f"https://127.0.0.1:{server.port}")
+        result = cli("mobile", "query-pin")
+    finally:
+        server.stop()
+        other.close()
+    assert result.exit_code == 1
+    assert "is not this instance's App Server" in result.stderr
+    assert cli("settings", "get", "app_server_pin", "--json").stdout == before
+
+
 @pytest.mark.parametrize(
     ("url", "message", "fix"),
     [

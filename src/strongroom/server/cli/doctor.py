@@ -17,7 +17,13 @@ import typer
 from rich.markup import escape
 
 from strongroom.server.cli.common import STATE, JsonOption, console, operation
-from strongroom.server.doctor.probe import query_pin
+from strongroom.server.doctor.probe import (
+    NetworkProbe,
+    PinResult,
+    ProbeFailed,
+    parse_target,
+    query_pin,
+)
 from strongroom.server.doctor.report import Check, Report, Status
 from strongroom.server.doctor.service import (
     DEFAULT_TIMEOUT,
@@ -72,6 +78,29 @@ def doctor_server(as_json: bool = JsonOption, timeout: float = TimeoutOption) ->
     _finish(report, as_json)
 
 
+def _require_same_instance(
+    url: str, result: PinResult, our_id: str, timeout: float
+) -> None:
+    # Pinning another instance's App Server (or any TLS server) would pair
+    # phones with a server that does not hold their lists; ask it who it is.
+    target = parse_target(url)
+    answer = NetworkProbe().get(
+        result.address, target.port, target.host, "/health", timeout=timeout
+    )
+    try:
+        theirs = json.loads(answer.body).get("instance_id")
+    except (ValueError, AttributeError):
+        theirs = None
+    if theirs != our_id:
+        raise ProbeFailed(
+            "instance",
+            f"the server at {url} is not this instance's App Server (its /health "
+            f"answered {answer.status} naming instance {theirs!r}); nothing stored",
+            hint="check the app_server_url setting and that the App Server there "
+            "uses this database",
+        )
+
+
 def query_pin_command(
     timeout: float = typer.Option(
         5.0, "--timeout", min=0.1, max=60.0, help="Seconds each network step may take."
@@ -87,10 +116,12 @@ def query_pin_command(
     with operation() as (_instance, session, _actor):
         url = settings_service.get(session, "app_server_url")
         old_pin = str(settings_service.get(session, "app_server_pin") or "")
+        our_id = settings_service.instance_id(session)
 
     # The network step runs outside any transaction: SQLite would hold its
     # write lock for as long as the App Server takes to answer.
     result = query_pin(str(url or ""), timeout=timeout)
+    _require_same_instance(str(url), result, our_id, timeout)
 
     with operation() as (_instance, session, actor):
         settings_service.store_pin(session, actor, result.pin)
