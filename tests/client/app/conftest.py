@@ -10,6 +10,7 @@ drive it as a person would and read what the screen shows.
 
 import datetime
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,3 +331,13 @@ def _walk(widget: toga.Widget) -> list[toga.Widget]:
     for child in widget.children:
         found.extend(_walk(child))
     return found
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """SQLite only: the app's screens talk to the App Server, never to its
+    database, and the server's own suite covers both databases."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    shutil.copy(sqlite_template, data_dir / "strongroom.db")
+    yield f"sqlite:///{data_dir / 'strongroom.db'}"
