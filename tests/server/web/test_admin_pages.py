@@ -147,7 +147,7 @@ def test_devices_revoke_and_remote_wipe(
     token = csrf_of(page)
     admin.post(
         f"/admin/users/{sample.alice_id}/devices/{phone}/revoke",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "confirm": "yes"},
     )
     admin.post(
         f"/admin/users/{sample.alice_id}/devices/{tablet}/wipe",
@@ -161,7 +161,7 @@ def test_devices_revoke_and_remote_wipe(
     )
     other = admin.post(
         f"/admin/users/{sample.bob_id}/devices/{phone}/revoke",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "confirm": "yes"},
     )
     assert other.status_code == 404
 
@@ -189,7 +189,8 @@ def test_groups_and_members(
         ops = accounts.find_group(session, "ops")
         assert [u.login_name for u in accounts.members(session, ops)] == ["bob"]
     admin.post(
-        f"{group_url}/members/{sample.bob_id}/remove", data={"csrf_token": token}
+        f"{group_url}/members/{sample.bob_id}/remove",
+        data={"csrf_token": token, "confirm": "yes"},
     )
     with instance.db.session() as session:
         assert accounts.members(session, accounts.find_group(session, "ops")) == []
@@ -332,7 +333,8 @@ def test_generate_new_pairing_secret(admin: TestClient, instance: Instance) -> N
     page = admin.get("/admin/settings/pairing-secret").text
     assert "stops working" in page
     done = admin.post(
-        "/admin/settings/pairing-secret", data={"csrf_token": csrf_of(page)}
+        "/admin/settings/pairing-secret",
+        data={"csrf_token": csrf_of(page), "confirm": "yes"},
     )
     assert f"generation {before[1] + 1}" in done.text
     with instance.db.session() as session:
@@ -375,7 +377,12 @@ def test_bulk_mobile_access_confirms_the_count_then_applies(
         data={"csrf_token": token, "value": "yes", "scope": "all"},
     )
     assert "<strong>2 permissions</strong>" in everything.text
-    applied = admin.post("/admin/bulk-mobile-access/apply", data=chosen)
+    unconfirmed = admin.post("/admin/bulk-mobile-access/apply", data=chosen)
+    assert re.search(r"<strong>1 permission</strong> will change", unconfirmed.text)
+    assert not events(instance, "permission.mobile_access_bulk")
+    applied = admin.post(
+        "/admin/bulk-mobile-access/apply", data={**chosen, "confirm": "yes"}
+    )
     assert "1 permission changed" in applied.text
     assert events(instance, "permission.mobile_access_bulk")[-1].details["changed"] == 1
 

@@ -278,6 +278,10 @@ PAGES = [
     ("admin-audit", "/admin/audit", "admin"),
     ("admin-audit-verify", "/admin/audit/verify", "admin"),
     ("admin-diagnostics", "/admin/diagnostics?user=alice", "admin"),
+    ("admin-api-keys", "/admin/api-keys", "admin"),
+    ("admin-disable-confirm", "/admin/users/{alice}/active", "admin"),
+    ("admin-clear-confirm", "/admin/users/{alice}/mobile-clear", "admin"),
+    ("preferences-clear-confirm", "/preferences/mobile/clear", "alice"),
     ("error-403", "/admin", "alice"),
     ("error-404", "/no/such/page", "alice"),
 ]

@@ -200,14 +200,11 @@ def test_clear_and_revoke_own_devices(
     page = alice.get(MOBILE).text
     assert "Phone 0" in page and "Bob&#39;s" not in page
     token = csrf_of(page)
-    alice.post(f"{MOBILE}/devices/{mine[0].id}/revoke", data={"csrf_token": token})
-    assert (
-        alice.post(
-            f"{MOBILE}/devices/{bobs.id}/revoke", data={"csrf_token": token}
-        ).status_code
-        == 404
-    )
-    cleared = alice.post(f"{MOBILE}/clear", data={"csrf_token": token})
+    yes = {"csrf_token": token, "confirm": "yes"}
+    alice.post(f"{MOBILE}/devices/{mine[0].id}/revoke", data=yes)
+    assert alice.post(f"{MOBILE}/devices/{bobs.id}/revoke", data=yes).status_code == 404
+    assert alice.get(f"{MOBILE}/devices/{bobs.id}/revoke").status_code == 404
+    cleared = alice.post(f"{MOBILE}/clear", data=yes)
     assert "1 device(s) revoked" in cleared.text
     assert "No master password is set yet." in cleared.text
     with instance.db.session() as session:

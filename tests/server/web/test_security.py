@@ -224,6 +224,8 @@ GARBAGE_FORMS = [
     ),
     ("/admin/bulk-mobile-access/confirm", ["scope", "lists", "value"]),
     ("/admin/bulk-mobile-access/apply", ["scope", "lists", "value"]),
+    ("/admin/api-keys", ["key_name", "scope", "lists"]),
+    ("/admin/users/{user_id}/mobile-clear", ["confirm"]),
     ("/preferences/password", ["current_password", "new_password", "confirm_password"]),
     ("/preferences/mobile/password", ["master_password", "confirm_master_password"]),
     ("/preferences/totp/disable", ["totp_password"]),

@@ -1,7 +1,7 @@
-"""Review fixes U1, U2, U6, B5, B6, B8 and B13 of the browser UI: confirmation
-steps without JavaScript, Post/Redirect/Get with one-time passwords, locked
-users, folder choices, the vertical vault tree, audit filter errors and
-device button labels."""
+"""Review fixes U2, U6, B5, B6, B8 and B13 of the browser UI: Post/Redirect/Get
+with one-time passwords, locked users, folder choices, the vertical vault
+tree, audit filter errors and device button labels. (U1, the confirmation
+steps, is in test_confirmations.py.)"""
 
 import datetime
 import re
@@ -14,7 +14,6 @@ from strongroom.server.accounts.models import User
 from strongroom.server.core.db import utcnow
 from strongroom.server.core.instance import Instance
 from strongroom.server.core.instance import operator as cli_operator
-from strongroom.server.mobile import service as mobile
 from strongroom.server.mobile.models import Device
 from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import Folder, Level, PasswordList
@@ -110,87 +109,6 @@ def test_add_record_redirects(
     assert response.status_code == 303
     assert response.headers["location"].startswith("/records/")
     assert "NAS" in admin.get(response.headers["location"]).text
-
-
-# --- U1: confirmation without JavaScript ----------------------------------------
-
-
-@pytest.mark.parametrize("action", ["disable", "clear", "wipe"])
-def test_destructive_user_actions_need_the_box_ticked(
-    admin: TestClient, sample: Sample, instance: Instance, action: str
-) -> None:
-    """Disable user, Clear master password and Remote wipe change nothing
-    unless "I understand" is ticked in the same POST; ticked, they act."""
-    url = f"/admin/users/{sample.alice_id}"
-    with instance.db.session() as session:
-        alice = session.get(User, sample.alice_id)
-        mobile.set_master_password(
-            session, cli_operator(), alice, "a-long-master-password-9"
-        )  # type: ignore[arg-type]
-    device = _device(instance, sample.alice_id, "Pixel")
-    page = admin.get(url).text
-    token = csrf_of(page)
-    path, data, key = {
-        "disable": (f"{url}/active", {"value": "no"}, "confirm_active"),
-        "clear": (f"{url}/mobile-clear", {}, "confirm_mobile_clear"),
-        "wipe": (f"{url}/devices/{device}/wipe", {}, f"confirm_wipe_{device}"),
-    }[action]
-    assert f'id="f-{key}" type="checkbox" name="confirm" value="yes" required' in page
-
-    refused = admin.post(path, data={"csrf_token": token, **data})
-    assert refused.status_code == 422
-    assert "Tick the box to confirm" in field_error(refused.text, key)
-    assert user_named(instance, "alice").active
-    assert not events(instance, "mobile.credentials_cleared")
-    assert not events(instance, "device.wipe_requested")
-
-    done = admin.post(path, data={"csrf_token": token, "confirm": "yes", **data})
-    assert done.status_code == 200
-    acted = {
-        "disable": lambda: not user_named(instance, "alice").active,
-        "clear": lambda: bool(events(instance, "mobile.credentials_cleared")),
-        "wipe": lambda: bool(events(instance, "device.wipe_requested")),
-    }[action]
-    assert acted()
-
-
-def _perm_ids(admin: TestClient, list_id: str) -> list[str]:
-    page = admin.get(f"/lists/{list_id}/permissions").text
-    return re.findall(r'<tr id="grant-([^"]+)"', page)
-
-
-def test_remove_permission_needs_confirmation_and_keeps_last_admin(
-    admin: TestClient, sample: Sample, instance: Instance
-) -> None:
-    """Remove permission needs the box ticked; the last Admin permission of a
-    list is refused with a clear message; with a second Admin it goes."""
-    url = f"/lists/{sample.shared_id}/permissions"
-    page = admin.get(url).text
-    token = csrf_of(page)
-    (perm_id,) = _perm_ids(admin, sample.shared_id)
-    admin.post(f"{url}/{perm_id}/level", data={"csrf_token": token, "level": "admin"})
-
-    unticked = admin.post(f"{url}/{perm_id}/revoke", data={"csrf_token": token})
-    assert unticked.status_code == 422
-    key = f"confirm_revoke_{perm_id}"
-    assert "Tick the box to confirm" in field_error(unticked.text, key)
-
-    last = admin.post(
-        f"{url}/{perm_id}/revoke", data={"csrf_token": token, "confirm": "yes"}
-    )
-    assert last.status_code == 422
-    assert "last Admin permission" in field_error(last.text, key)
-    assert _perm_ids(admin, sample.shared_id) == [perm_id]
-
-    with instance.db.session() as session:
-        plist = session.get(PasswordList, sample.shared_id)
-        bob = session.get(User, sample.bob_id)
-        vault.grant(session, cli_operator(), plist, Level.ADMIN, user=bob)  # type: ignore[arg-type]
-    gone = admin.post(
-        f"{url}/{perm_id}/revoke", data={"csrf_token": token, "confirm": "yes"}
-    )
-    assert gone.status_code == 200
-    assert perm_id not in _perm_ids(admin, sample.shared_id)
 
 
 # --- B5: unknown folder ids ------------------------------------------------------
@@ -312,6 +230,31 @@ def test_users_list_shows_locked_accounts(
     assert "<strong>Locked</strong>" in rows["alice"]
     assert "until" in rows["alice"]
     assert "Locked" not in rows["bob"]
+
+
+def test_locked_user_is_unlocked_from_the_user_page(
+    admin: TestClient, sample: Sample, instance: Instance
+) -> None:
+    """The locked user's page says until when and offers Unlock; unlocking
+    (audited) clears the lock, and the users list shows Active again."""
+    with instance.db.session() as session:
+        alice = session.get(User, sample.alice_id)
+        alice.failed_logins = 5  # type: ignore[union-attr]
+        alice.locked_until = utcnow() + datetime.timedelta(minutes=15)  # type: ignore[union-attr]
+    url = f"/admin/users/{sample.alice_id}"
+    page = admin.get(url).text
+    assert "Active · locked until" in page
+    assert f'<form method="post" action="{url}/unlock"' in page
+    done = admin.post(
+        f"{url}/unlock", data={"csrf_token": csrf_of(page)}, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"] == url
+    after = admin.get(url).text
+    assert "alice is unlocked." in after and "locked until" not in after
+    assert f"{url}/unlock" not in after
+    assert "Locked" not in admin.get("/admin/users").text
+    assert events(instance, "user.unlocked")
+    assert user_named(instance, "alice").failed_logins == 0
 
 
 # --- B13: device button labels ----------------------------------------------------

@@ -316,9 +316,12 @@ def test_add_edit_and_delete_a_record(
         assert (view.title, view.password, view.fields) == ("Mail 2", "pw-2", [])
 
     assert "cannot be undone" in admin.get(f"/records/{record_id}/delete").text
+    asked = admin.post(f"/records/{record_id}/delete", data={"csrf_token": token})
+    assert "cannot be undone" in asked.text
+    assert 'name="confirm" value="yes"' in asked.text
     gone = admin.post(
         f"/records/{record_id}/delete",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "confirm": "yes"},
         follow_redirects=False,
     )
     assert gone.headers["location"] == f"/lists/{sample.shared_id}"

@@ -18,6 +18,7 @@ from strongroom.server.web import handlers
 from strongroom.server.web.headers import BodySizeLimit, SecurityHeaders
 from strongroom.server.web.routes import (
     admin,
+    admin_api_keys,
     admin_audit,
     admin_mobile,
     admin_people,
@@ -41,6 +42,7 @@ UI_ROUTERS = (
     admin_people.router,
     admin_mobile.router,
     admin_audit.router,
+    admin_api_keys.router,
 )
 
 

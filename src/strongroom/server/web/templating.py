@@ -19,7 +19,7 @@ STATIC_DIR = WEB_DIR / "static"
 API_TEMPLATE_DIR = WEB_DIR / "api" / "templates"
 
 # The administration menu; the app factory appends links other packages add
-# (the REST API's "API keys" page) after these.
+# after these.
 ADMIN_LINKS: tuple[tuple[str, str], ...] = (
     ("Users", "/admin/users"),
     ("Security Groups", "/admin/groups"),
@@ -28,6 +28,7 @@ ADMIN_LINKS: tuple[tuple[str, str], ...] = (
     ("Mobile Access bulk processing", "/admin/bulk-mobile-access"),
     ("Auditing", "/admin/audit"),
     ("Mobile diagnostics", "/admin/diagnostics"),
+    ("API keys", "/admin/api-keys"),
 )
 
 

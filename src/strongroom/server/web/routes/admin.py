@@ -19,6 +19,7 @@ DESCRIPTIONS = {
     "/admin/bulk-mobile-access": "Turn Mobile Access on or off on many lists at once.",
     "/admin/audit": "Search, export and verify the audit log.",
     "/admin/diagnostics": "Why can a user's phone not connect or sync?",
+    "/admin/api-keys": "Keys scripts use for the REST API: create, see use, revoke.",
 }
 
 

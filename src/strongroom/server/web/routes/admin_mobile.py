@@ -25,7 +25,7 @@ from strongroom.server.web.context import (
     set_flash,
 )
 from strongroom.server.web.forms import FormReader
-from strongroom.server.web.routes.common import ADMIN_PAGES, see_other
+from strongroom.server.web.routes.common import ADMIN_PAGES, confirmed, see_other
 from strongroom.server.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -223,8 +223,14 @@ def pairing_secret_confirm(request: Request) -> Response:
 
 
 @router.post("/admin/settings/pairing-secret")
-def regenerate_pairing_secret(ctx: WebContext = Depends(admin_context)) -> Response:
-    """Generate New App Pairing Secret."""
+def regenerate_pairing_secret(
+    request: Request,
+    ctx: WebContext = Depends(admin_context),
+    data: FormData = Depends(form_data),
+) -> Response:
+    """Generate New App Pairing Secret (confirmed)."""
+    if not confirmed(data):
+        return pairing_secret_confirm(request)
     with ctx.db() as session:
         generation = mobile.regenerate_pairing_secret(
             session, ctx.actor, ctx.instance.cipher
@@ -322,7 +328,10 @@ def bulk_apply(
     ctx: WebContext = Depends(admin_context),
     data: FormData = Depends(form_data),
 ) -> Response:
-    """Set Mobile Access on every permission of the chosen lists (audited)."""
+    """Set Mobile Access on every permission of the chosen lists (audited),
+    once confirmed on the page that shows the count."""
+    if not confirmed(data):
+        return bulk_confirm(request, ctx, data)
     form, scope, chosen, value = _bulk_choice(ctx, data)
     if not form.ok:
         return render(

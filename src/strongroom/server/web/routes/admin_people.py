@@ -20,7 +20,7 @@ from strongroom.server.audit import service as audit
 from strongroom.server.core.db import utcnow
 from strongroom.server.core.errors import AlreadyExists, NotFound, ValidationError
 from strongroom.server.mobile import service as mobile
-from strongroom.server.mobile.models import Device
+from strongroom.server.mobile.models import DEVICE_ACTIVE, Device
 from strongroom.server.settings import service as settings
 from strongroom.server.web import auth, sessions
 from strongroom.server.web.context import (
@@ -33,6 +33,11 @@ from strongroom.server.web.context import (
 from strongroom.server.web.forms import FormReader, error_for
 from strongroom.server.web.routes.common import (
     ADMIN_PAGES,
+    Confirmation,
+    clear_lines,
+    confirm_page,
+    confirmed,
+    count_of,
     grantee,
     search_groups,
     search_users,
@@ -204,12 +209,44 @@ def user_detail(
     return _user_page(request, ctx, user_id)
 
 
-CONFIRM_MESSAGE = "Tick the box to confirm; nothing was changed."
+def _disable_confirmation(
+    session: Session, ctx: WebContext, user: User
+) -> Confirmation:
+    name = user.qualified_name
+    open_sessions = len(sessions.sessions_of(session, user.id))
+    return Confirmation(
+        title=f"Disable {name}?",
+        lines=(
+            f"{name} will be signed out of every browser at once "
+            f"({count_of(open_sessions, 'open session')}) and cannot sign in until an "
+            "administrator enables the account again.",
+            f"The phones of {name} remove their records on their next sync, and "
+            f"API keys acting as {name} stop working.",
+        ),
+        action=f"/admin/users/{user.id}/active",
+        button=f"Disable {name}",
+        cancel=f"/admin/users/{user.id}",
+        hidden=(("value", "no"),),
+        refusal=(
+            "You cannot disable your own account; ask another administrator."
+            if user.id == ctx.user_id
+            else None
+        ),
+        admin=True,
+    )
 
 
-def _unconfirmed(request: Request, ctx: WebContext, user_id: str, key: str) -> Response:
-    """The user page again, with the unticked confirmation box marked."""
-    return _user_page(request, ctx, user_id, status=422, errors={key: CONFIRM_MESSAGE})
+@router.get("/admin/users/{user_id}/active")
+def disable_confirm(
+    request: Request, user_id: str, ctx: WebContext = Depends(admin_context)
+) -> Response:
+    """Ask before disabling a user (enabling needs no confirmation)."""
+    with ctx.db() as session:
+        user = accounts.get_user(session, user_id)
+        if not user.active:
+            return see_other(f"/admin/users/{user.id}")
+        confirmation = _disable_confirmation(session, ctx, user)
+    return confirm_page(request, confirmation)
 
 
 @router.post("/admin/users/{user_id}/active")
@@ -220,15 +257,13 @@ def set_active(
     data: FormData = Depends(form_data),
 ) -> Response:
     """Enable or disable a user; disabling ends their browser sessions and
-    needs the "I understand" box ticked in the same form."""
+    comes only from its confirmation page."""
     form = FormReader(data)
     value = form.choice("value", ["yes", "no"], default="")
     if not value:
         raise ValidationError("value", "give yes or no")
-    # A confirmation the server checks works without JavaScript and cannot be
-    # skipped by a double click.
-    if value == "no" and not form.flag("confirm"):
-        return _unconfirmed(request, ctx, user_id, "confirm_active")
+    if value == "no" and not confirmed(data):
+        return disable_confirm(request, user_id, ctx)
     with ctx.db() as session:
         user = accounts.get_user(session, user_id)
         if user.id == ctx.user_id and value == "no":
@@ -347,6 +382,33 @@ def set_offline_ttl(
     return see_other(f"/admin/users/{user_id}")
 
 
+def _active_devices(session: Session, ctx: WebContext, user: User) -> int:
+    devices = mobile.list_devices(session, ctx.actor, user)
+    return sum(1 for d in devices if d.status == DEVICE_ACTIVE)
+
+
+@router.get("/admin/users/{user_id}/mobile-clear")
+def clear_mobile_confirm(
+    request: Request, user_id: str, ctx: WebContext = Depends(admin_context)
+) -> Response:
+    """Ask before clearing a user's master password."""
+    with ctx.db() as session:
+        user = accounts.get_user(session, user_id)
+        name = user.qualified_name
+        lines = clear_lines(f"{name}'s", name, _active_devices(session, ctx, user))
+    return confirm_page(
+        request,
+        Confirmation(
+            title=f"Clear the master password of {name}?",
+            lines=lines,
+            action=f"/admin/users/{user_id}/mobile-clear",
+            button="Clear master password",
+            cancel=f"/admin/users/{user_id}",
+            admin=True,
+        ),
+    )
+
+
 @router.post("/admin/users/{user_id}/mobile-clear")
 def clear_mobile(
     request: Request,
@@ -355,8 +417,8 @@ def clear_mobile(
     data: FormData = Depends(form_data),
 ) -> Response:
     """Clear a user's master password (confirmed); their devices are revoked."""
-    if not FormReader(data).flag("confirm"):
-        return _unconfirmed(request, ctx, user_id, "confirm_mobile_clear")
+    if not confirmed(data):
+        return clear_mobile_confirm(request, user_id, ctx)
     with ctx.db() as session:
         user = accounts.get_user(session, user_id)
         revoked = mobile.clear_master_password(session, ctx.actor, user)
@@ -376,11 +438,65 @@ def _device_of(session: Session, user_id: str, device_id: str) -> Device:
     return device
 
 
+def _device_confirmation(
+    session: Session, user_id: str, device_id: str, action: str
+) -> Confirmation:
+    """Revoke or Remote wipe of another user's phone, in plain words."""
+    device = _device_of(session, user_id, device_id)
+    owner = accounts.get_user(session, user_id).qualified_name
+    phone = f"The phone “{device.name or device.id}” of {owner}"
+    again = f"To use it again, {owner} must pair it with a new QR code."
+    if action == "wipe":
+        title = f"Remote wipe the phone “{device.name or device.id}” of {owner}?"
+        lines = (
+            f"{phone} will erase its offline copy the next time it contacts the "
+            "App Server.",
+            f"It is revoked at once and never syncs again. {again}",
+        )
+    else:
+        title = f"Revoke the phone “{device.name or device.id}” of {owner}?"
+        lines = (
+            f"{phone} will be unpaired: it cannot sync any more and erases its "
+            "offline copy the next time it contacts the App Server.",
+            again,
+        )
+    return Confirmation(
+        title=title,
+        lines=lines,
+        action=f"/admin/users/{user_id}/devices/{device.id}/{action}",
+        button="Remote wipe" if action == "wipe" else "Revoke phone",
+        cancel=f"/admin/users/{user_id}",
+        admin=True,
+    )
+
+
+@router.get("/admin/users/{user_id}/devices/{device_id}/{action}")
+def device_confirm(
+    request: Request,
+    user_id: str,
+    device_id: str,
+    action: str,
+    ctx: WebContext = Depends(admin_context),
+) -> Response:
+    """Ask before revoking or remotely wiping a device."""
+    if action not in ("revoke", "wipe"):
+        raise NotFound("there is no such page")
+    with ctx.db() as session:
+        confirmation = _device_confirmation(session, user_id, device_id, action)
+    return confirm_page(request, confirmation)
+
+
 @router.post("/admin/users/{user_id}/devices/{device_id}/revoke")
 def revoke_device(
-    user_id: str, device_id: str, ctx: WebContext = Depends(admin_context)
+    request: Request,
+    user_id: str,
+    device_id: str,
+    ctx: WebContext = Depends(admin_context),
+    data: FormData = Depends(form_data),
 ) -> Response:
-    """Revoke a device: it erases its offline copy on its next contact."""
+    """Revoke a device (confirmed): it erases its offline copy on its next contact."""
+    if not confirmed(data):
+        return device_confirm(request, user_id, device_id, "revoke", ctx)
     with ctx.db() as session:
         device = _device_of(session, user_id, device_id)
         mobile.revoke_device(session, ctx.actor, device.id)
@@ -396,9 +512,9 @@ def wipe_device(
     ctx: WebContext = Depends(admin_context),
     data: FormData = Depends(form_data),
 ) -> Response:
-    """Order a remote wipe of a device (confirmed in the same form)."""
-    if not FormReader(data).flag("confirm"):
-        return _unconfirmed(request, ctx, user_id, f"confirm_wipe_{device_id}")
+    """Order a remote wipe of a device (confirmed)."""
+    if not confirmed(data):
+        return device_confirm(request, user_id, device_id, "wipe", ctx)
     with ctx.db() as session:
         device = _device_of(session, user_id, device_id)
         mobile.request_wipe(session, ctx.actor, device.id)
@@ -516,11 +632,47 @@ def add_member(
     return see_other(f"/admin/groups/{group_id}")
 
 
+@router.get("/admin/groups/{group_id}/members/{user_id}/remove")
+def remove_member_confirm(
+    request: Request,
+    group_id: str,
+    user_id: str,
+    ctx: WebContext = Depends(admin_context),
+) -> Response:
+    """Ask before removing a user from a group."""
+    with ctx.db() as session:
+        group = _get_group(session, group_id)
+        name = accounts.get_user(session, user_id).qualified_name
+        group_name = group.name
+    return confirm_page(
+        request,
+        Confirmation(
+            title=f"Remove {name} from the group {group_name}?",
+            lines=(
+                f"{name} will lose the permissions and features that come only "
+                f"through {group_name}.",
+                "Their phones drop the records of lists they can no longer see on "
+                "their next sync.",
+            ),
+            action=f"/admin/groups/{group_id}/members/{user_id}/remove",
+            button=f"Remove {name}",
+            cancel=f"/admin/groups/{group_id}",
+            admin=True,
+        ),
+    )
+
+
 @router.post("/admin/groups/{group_id}/members/{user_id}/remove")
 def remove_member(
-    group_id: str, user_id: str, ctx: WebContext = Depends(admin_context)
+    request: Request,
+    group_id: str,
+    user_id: str,
+    ctx: WebContext = Depends(admin_context),
+    data: FormData = Depends(form_data),
 ) -> Response:
-    """Remove a user from the group."""
+    """Remove a user from the group (confirmed)."""
+    if not confirmed(data):
+        return remove_member_confirm(request, group_id, user_id, ctx)
     with ctx.db() as session:
         group = _get_group(session, group_id)
         user = accounts.get_user(session, user_id)

@@ -1,9 +1,14 @@
-"""Helpers the page modules share: permission gates that audit, redirects."""
+"""Helpers the page modules share: permission gates that audit, redirects and
+the confirmation step of destructive actions."""
 
-from fastapi import Depends
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.responses import Response
 
 from strongroom.server.accounts.models import Group, User
 from strongroom.server.core.errors import PermissionDenied
@@ -11,6 +16,8 @@ from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import Level
 from strongroom.server.web.context import WebContext, admin_context, csrf_context
 from strongroom.server.web.errors import AuditedDenial
+from strongroom.server.web.forms import FormReader
+from strongroom.server.web.templating import render
 
 # Every page router of the UI carries one of these, so no state-changing
 # route can be added without the CSRF check.
@@ -21,6 +28,74 @@ ADMIN_PAGES = [Depends(admin_context)]
 def see_other(path: str) -> RedirectResponse:
     """Post/Redirect/Get: after a change, the browser loads `path` afresh."""
     return RedirectResponse(path, status_code=303)
+
+
+# The field only a confirmation page's form carries. A destructive POST
+# without it acts on nothing and shows that page instead, so neither a stale
+# form, a double click nor a forged-but-tokened request skips the question.
+CONFIRM_FIELD = "confirm"
+CONFIRM_VALUE = "yes"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirmation page asks before a destructive action.
+
+    `lines` say in plain words what will happen; `action` is the POST that
+    does it (with `hidden` fields besides the CSRF token and the confirm
+    field); `refusal`, when set, replaces the Confirm button with the reason
+    the action cannot be done.
+    """
+
+    title: str
+    lines: tuple[str, ...]
+    action: str
+    button: str
+    cancel: str
+    hidden: tuple[tuple[str, str], ...] = ()
+    refusal: str | None = None
+    admin: bool = False
+
+
+def confirmed(data: FormData) -> bool:
+    """Tell whether the form came from a confirmation page's Confirm button."""
+    return FormReader(data).raw(CONFIRM_FIELD) == CONFIRM_VALUE
+
+
+def confirm_page(
+    request: Request, confirmation: Confirmation, *, status: int = 200
+) -> Response:
+    """The page that asks, with Confirm (a CSRF-protected POST) and Cancel."""
+    template = "admin/confirm.html" if confirmation.admin else "confirm.html"
+    return render(request, template, status_code=status, confirm=confirmation)
+
+
+def count_of(n: int, noun: str) -> str:
+    """`n` and the noun, plural unless one: "1 phone", "2 phones"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def clear_lines(whose: str, owner: str, active: int) -> tuple[str, ...]:
+    """What clearing a master password does, said of `whose` phones
+    ("alice's", "Your") and their `owner` ("alice", "you")."""
+    if active == 1:
+        now = (
+            "1 paired phone is revoked now and erases its offline copy the next "
+            "time it contacts the App Server."
+        )
+    elif active:
+        now = (
+            f"{active} paired phones are revoked now and erase their offline "
+            "copies the next time they contact the App Server."
+        )
+    else:
+        now = "No phone is paired right now."
+    sets = "set" if owner == "you" else "sets"
+    return (
+        f"{whose} phones will be unpaired and must be paired again with a new QR "
+        f"code, after {owner} {sets} a new master password.",
+        now,
+    )
 
 
 def ensure_level(

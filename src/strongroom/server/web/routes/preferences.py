@@ -13,11 +13,19 @@ from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import FEATURE_MOBILE, User
 from strongroom.server.core.errors import ConfigurationError, NotFound, ValidationError
 from strongroom.server.mobile import service as mobile
+from strongroom.server.mobile.models import DEVICE_ACTIVE, Device
 from strongroom.server.web import auth, qr, sessions
 from strongroom.server.web.context import WebContext, form_data, set_flash, web_context
 from strongroom.server.web.forms import FormReader, error_for
 from strongroom.server.web.models import WebSession
-from strongroom.server.web.routes.common import USER_PAGES, see_other
+from strongroom.server.web.routes.common import (
+    USER_PAGES,
+    Confirmation,
+    clear_lines,
+    confirm_page,
+    confirmed,
+    see_other,
+)
 from strongroom.server.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -365,9 +373,37 @@ def set_master_password(
     return _mobile_page(request, ctx, status=422, errors=form.errors)
 
 
+def _own_active_devices(session: Session, ctx: WebContext) -> int:
+    devices = mobile.list_devices(session, ctx.actor, _me(session, ctx))
+    return sum(1 for d in devices if d.status == DEVICE_ACTIVE)
+
+
+@router.get("/preferences/mobile/clear")
+def clear_confirm(request: Request, ctx: WebContext = Depends(web_context)) -> Response:
+    """Ask before clearing the user's own master password."""
+    with ctx.db() as session:
+        active = _own_active_devices(session, ctx)
+    return confirm_page(
+        request,
+        Confirmation(
+            title="Clear your master password?",
+            lines=clear_lines("Your", "you", active),
+            action="/preferences/mobile/clear",
+            button="Clear master password",
+            cancel="/preferences/mobile",
+        ),
+    )
+
+
 @router.post("/preferences/mobile/clear")
-def clear_master_password(ctx: WebContext = Depends(web_context)) -> Response:
-    """Clear the master password; every paired device of the user is revoked."""
+def clear_master_password(
+    request: Request,
+    ctx: WebContext = Depends(web_context),
+    data: FormData = Depends(form_data),
+) -> Response:
+    """Clear the master password (confirmed); every paired device is revoked."""
+    if not confirmed(data):
+        return clear_confirm(request, ctx)
     with ctx.db() as session:
         revoked = mobile.clear_master_password(session, ctx.actor, _me(session, ctx))
         set_flash(
@@ -376,16 +412,50 @@ def clear_master_password(ctx: WebContext = Depends(web_context)) -> Response:
     return see_other("/preferences/mobile")
 
 
+def _own_device(session: Session, ctx: WebContext, device_id: str) -> Device:
+    device = mobile.get_device(session, device_id)
+    if device.user_id != ctx.user_id:
+        # Here only one's own devices; admins revoke others' under Users.
+        raise NotFound("that device is not one of yours")
+    return device
+
+
+@router.get("/preferences/mobile/devices/{device_id}/revoke")
+def revoke_own_confirm(
+    request: Request, device_id: str, ctx: WebContext = Depends(web_context)
+) -> Response:
+    """Ask before revoking one of the user's own devices."""
+    with ctx.db() as session:
+        device = _own_device(session, ctx, device_id)
+        name = device.name or device.id
+    return confirm_page(
+        request,
+        Confirmation(
+            title=f"Revoke your phone “{name}”?",
+            lines=(
+                f"Your phone “{name}” will be unpaired: it cannot sync any more and "
+                "erases its offline copy the next time it contacts the App Server.",
+                "To use it again, pair it with a new QR code from this page.",
+            ),
+            action=f"/preferences/mobile/devices/{device_id}/revoke",
+            button="Revoke phone",
+            cancel="/preferences/mobile",
+        ),
+    )
+
+
 @router.post("/preferences/mobile/devices/{device_id}/revoke")
 def revoke_own_device(
-    device_id: str, ctx: WebContext = Depends(web_context)
+    request: Request,
+    device_id: str,
+    ctx: WebContext = Depends(web_context),
+    data: FormData = Depends(form_data),
 ) -> Response:
-    """Revoke one of the user's own devices."""
+    """Revoke one of the user's own devices (confirmed)."""
+    if not confirmed(data):
+        return revoke_own_confirm(request, device_id, ctx)
     with ctx.db() as session:
-        device = mobile.get_device(session, device_id)
-        if device.user_id != ctx.user_id:
-            # Here only one's own devices; admins revoke others' under Users.
-            raise NotFound("that device is not one of yours")
+        device = _own_device(session, ctx, device_id)
         mobile.revoke_device(session, ctx.actor, device.id)
         set_flash(ctx, session, f"Device {device.name or device.id} revoked.")
     return see_other("/preferences/mobile")

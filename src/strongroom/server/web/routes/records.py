@@ -25,7 +25,12 @@ from strongroom.server.vault.service import GenericField, RecordInput, RecordVie
 from strongroom.server.web import generator, otp
 from strongroom.server.web.context import WebContext, form_data, set_flash, web_context
 from strongroom.server.web.forms import FormReader, error_for
-from strongroom.server.web.routes.common import USER_PAGES, ensure_level, see_other
+from strongroom.server.web.routes.common import (
+    USER_PAGES,
+    confirmed,
+    ensure_level,
+    see_other,
+)
 from strongroom.server.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -433,8 +438,15 @@ def delete_confirm(
 
 
 @router.post("/records/{record_id}/delete")
-def delete_record(record_id: str, ctx: WebContext = Depends(web_context)) -> Response:
-    """Delete a record; phones drop it on their next sync."""
+def delete_record(
+    request: Request,
+    record_id: str,
+    ctx: WebContext = Depends(web_context),
+    data: FormData = Depends(form_data),
+) -> Response:
+    """Delete a record (confirmed); phones drop it on their next sync."""
+    if not confirmed(data):
+        return delete_confirm(request, record_id, ctx)
     with ctx.db() as session:
         record = _record(session, ctx, record_id, Level.MODIFY)
         list_id, title = record.list_id, record.title

@@ -24,6 +24,9 @@ from strongroom.server.web.context import WebContext, form_data, set_flash, web_
 from strongroom.server.web.forms import FormReader, error_for, page_number
 from strongroom.server.web.routes.common import (
     USER_PAGES,
+    Confirmation,
+    confirm_page,
+    confirmed,
     ensure_level,
     ensure_list_admin,
     grantee,
@@ -450,6 +453,47 @@ LAST_ADMIN_MESSAGE = (
 )
 
 
+def _revoke_confirmation(
+    session: Session, plist: PasswordList, perm: Permission
+) -> Confirmation:
+    """Remove permission, in plain words; refused for the last Admin one."""
+    user, group = _grantees_of(session, perm)
+    path = vault.list_path(session, plist)
+    level = Level(perm.level).label.capitalize()
+    if user is not None:
+        who, loses = user.qualified_name, f"{user.qualified_name} will lose"
+    else:
+        who = f"the group {group.name if group else perm.group_id}"
+        loses = f"Members of {who} will lose"
+    return Confirmation(
+        title=f"Remove the permission of {who} on {path}?",
+        lines=(
+            f"{loses} {level} access to {path}, unless another permission (for "
+            "example through a group) grants it.",
+            "Their phones remove the list's records on their next sync.",
+        ),
+        action=f"/lists/{plist.id}/permissions/{perm.id}/revoke",
+        button="Remove permission",
+        cancel=f"/lists/{plist.id}/permissions",
+        refusal=LAST_ADMIN_MESSAGE if _is_last_admin(session, plist, perm) else None,
+    )
+
+
+@router.get("/lists/{list_id}/permissions/{perm_id}/revoke")
+def revoke_confirm(
+    request: Request,
+    list_id: str,
+    perm_id: str,
+    ctx: WebContext = Depends(web_context),
+) -> Response:
+    """Ask before removing a permission (or say why it cannot be removed)."""
+    with ctx.db() as session:
+        plist, perm = _permission_of(session, list_id, perm_id)
+        ensure_list_admin(session, ctx, plist.id)
+        confirmation = _revoke_confirmation(session, plist, perm)
+    return confirm_page(request, confirmation)
+
+
 @router.post("/lists/{list_id}/permissions/{perm_id}/revoke")
 def revoke_permission(
     request: Request,
@@ -459,30 +503,18 @@ def revoke_permission(
     data: FormData = Depends(form_data),
 ) -> Response:
     """Remove one permission, once confirmed; never the list's last Admin one."""
-    key = f"confirm_revoke_{perm_id}"
-    # Checked by the server in the same POST, so it works without JavaScript.
-    if not FormReader(data).flag("confirm"):
-        return _permissions_page(
-            request,
-            ctx,
-            list_id,
-            status=422,
-            errors={key: "Tick the box to confirm; nothing was changed."},
-        )
+    if not confirmed(data):
+        return revoke_confirm(request, list_id, perm_id, ctx)
     with ctx.db() as session:
         plist, perm = _permission_of(session, list_id, perm_id)
         ensure_list_admin(session, ctx, plist.id)
-        if _is_last_admin(session, plist, perm):
-            refused = True
-        else:
-            refused = False
+        confirmation = _revoke_confirmation(session, plist, perm)
+        if confirmation.refusal is None:
             user, group = _grantees_of(session, perm)
             vault.revoke(session, ctx.actor, plist, user=user, group=group)
             set_flash(ctx, session, "Permission removed.")
-    if refused:
-        return _permissions_page(
-            request, ctx, list_id, status=422, errors={key: LAST_ADMIN_MESSAGE}
-        )
+    if confirmation.refusal is not None:
+        return confirm_page(request, confirmation, status=422)
     return see_other(f"/lists/{list_id}/permissions")
 
 
