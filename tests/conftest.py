@@ -26,7 +26,12 @@ PG_ADMIN_URL = os.environ.get(
     "STRONGROOM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 ADMIN_PASSWORD = "correct-horse-battery-staple"
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+# The shared sample files sit beside the checkout (../shared/realdata);
+# STRONGROOM_TEST_REALDATA points elsewhere when a clone lives apart from them.
+REALDATA = Path(
+    os.environ.get("STRONGROOM_TEST_REALDATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+)
 
 
 def realdata_dir() -> Path:

@@ -1,6 +1,7 @@
 """The device against the real App Server over HTTPS (SQLite and PostgreSQL)."""
 
 import datetime
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -276,6 +277,28 @@ def test_pin_mismatch_refuses_before_any_request(
         running.stop()
 
 
+def _read_request(tls: ssl.SSLSocket) -> None:
+    """Read one whole request (head and body), so closing after the reply never
+    resets a connection the client is still writing to."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
 class _RawServer:
     """A TLS server with the App Server's key answering `reply` (or nothing)."""
 
@@ -308,7 +331,7 @@ class _RawServer:
                 self.context.wrap_socket(conn, server_side=True) as tls,
             ):
                 tls.settimeout(5)
-                tls.recv(65536)
+                _read_request(tls)
                 if self.reply is None:
                     self.stop.wait(5)
                 else:

@@ -130,7 +130,7 @@ CASES = [
         ["record", "add", "No/Such", "--title", "t", "--password-stdin"],
         PW,
         1,
-        "no folder 'No'",
+        "no password list 'No/Such'",
     ),
     (
         ["grant", "Finance/Bank", "--user", "nobody", "--level", "view"],
