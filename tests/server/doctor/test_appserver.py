@@ -8,6 +8,7 @@ presented a credential that had already been rotated.
 from collections.abc import Callable
 from pathlib import Path
 
+from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import User
 from strongroom.server.appserver.runner import RunningServer
 from strongroom.server.core.config import Settings
@@ -19,6 +20,7 @@ from strongroom.server.mobile import service as mobile
 from strongroom.server.settings import service as settings_service
 from tests.server.doctor.conftest import (
     FAST,
+    MASTER_PASSWORD,
     HttpPhone,
     instance_pair,
     loopback_name,
@@ -200,3 +202,36 @@ def test_regenerated_secret_with_a_working_device_warns(
     assert "keeps working" in (qr.fix or "")
     assert report.get("devices").status is Status.PASS
     assert report.ok
+
+
+def test_a_phone_paired_again_makes_the_old_failure_history(
+    instance: Instance,
+    phone_user: Callable[..., User],
+    appserver: Callable[..., RunningServer],
+) -> None:
+    """A device revoked by a password reset fails its next sync; once the user
+    pairs a new phone the old failure no longer warns, while a new one would."""
+    pair = instance_pair(instance)
+    server = appserver(instance, pair)
+    set_url(instance, f"https://127.0.0.1:{server.port}")
+    phone_user()
+    old = HttpPhone(server.url, pair.cert_pem)
+    old.pair(show_qr(instance, "alice"))
+    with instance.db.session() as session:
+        user = accounts.find_user(session, "alice")
+        mobile.set_master_password(session, operator(), user, MASTER_PASSWORD)
+    assert old.sync().status_code == 401
+    before = diagnose_mobile(instance, "alice", timeout=FAST).get("devices")
+    assert before.status is Status.WARN
+    assert "pair the phone again" in (before.fix or "")
+
+    new = HttpPhone(server.url, pair.cert_pem)
+    new.pair(show_qr(instance, "alice"))
+    assert new.sync().status_code == 200
+
+    check = diagnose_mobile(instance, "alice", timeout=FAST).get("devices")
+    assert check.status is Status.PASS
+    assert check.title == "alice has 1 active device(s), none failing"
+    revoked = next(d for d in check.evidence["devices"] if d["id"] == old.device_id)
+    assert revoked["status"] == "revoked"
+    assert revoked["last_failure_reason"] is not None

@@ -1,10 +1,15 @@
-"""Certificate name matching, and the report's stable JSON document."""
+"""Certificate names and dates, the report's stable JSON document, its CLI layout."""
 
+import datetime
+import io
 import json
+from unittest.mock import patch
 
 import pytest
+from rich.console import Console
 
 from strongroom.crypto.certificates import make_self_signed
+from strongroom.server.cli import doctor as doctor_cli
 from strongroom.server.doctor.certs import inspect_pem, name_matches
 from strongroom.server.doctor.report import Check, Report, Status
 
@@ -108,3 +113,46 @@ def test_per_address_outcomes_combine_to_the_worst() -> None:
             {"address": "10.0.0.6", "status": "fail", "live_pin": "B"},
         ],
     }
+
+
+def test_days_left_counts_toward_zero() -> None:
+    """A certificate that expired 25 hours ago is -1 day, one due in 25 hours +1."""
+    info = inspect_pem(make_self_signed(["vault.example.com"]).cert_pem)
+    hours = datetime.timedelta(hours=25)
+    assert info.days_left(info.not_after + hours) == -1
+    assert info.days_left(info.not_after - hours) == 1
+    assert info.expired(info.not_after + hours)
+
+
+def test_cli_lines_keep_timestamps_pins_and_commands_whole() -> None:
+    """Wrapped evidence and fixes break between values, never inside a timestamp,
+    a pin or a command in backticks."""
+    pin = "0wSUMmnZBo3BlNmpNzlkuk9bXKB49Nbh1rgcCI6/u2Q="
+    check = Check(
+        "qr_current",
+        "alice's QR code predates the last change",
+        Status.FAIL,
+        {
+            "credential_set_at": "2026-12-04T04:25:07.084107+00:00",
+            "qr_issued_at": "2026-12-04T04:25:12.756015+00:00",
+            "live_pin": pin,
+            "devices": [{"id": "d1", "last_sync_at": None, "status": "active"}],
+        },
+        fix="Show alice a new one (Preferences, or `strongroom mobile qr alice`) "
+        "and pair again.",
+    )
+    out = io.StringIO()
+    narrow = Console(file=out, width=60, color_system=None)
+    with patch.object(doctor_cli, "console", narrow):
+        doctor_cli.render(Report("mobile:alice", [check]))
+    lines = out.getvalue().splitlines()
+
+    assert lines[1] == " FAIL  alice's QR code predates the last change"
+    assert "        credential_set_at=2026-12-04 04:25:07Z" in lines
+    assert "          qr_issued_at=2026-12-04 04:25:12Z" in lines
+    assert f"          live_pin={pin}" in lines
+    # A list of objects: one line each, empty values left out.
+    assert "        devices: id=d1 status=active" in lines
+    assert "          `strongroom mobile qr alice`) and pair again." in lines
+    # Only a value longer than the width itself (the pin) may stick out.
+    assert all(len(line) <= 60 for line in lines if pin not in line)

@@ -135,6 +135,11 @@ def test_without_mobile_feature(
     assert lists.status is Status.PASS
     assert lists.evidence["records_on_mobile_lists"] == 2
     assert lists.evidence["records_that_would_sync"] == 0
+    # The title does not promise records the missing feature keeps off the phone.
+    assert (
+        lists.title
+        == "Mobile Access on 1 of 1 lists, 2 records on them, 0 would sync now"
+    )
     failed = [c.id for c in report.checks if c.status is Status.FAIL]
     assert failed == ["mobile_feature"]
     assert not report.ok
@@ -166,6 +171,10 @@ def test_all_lists_without_mobile_access(
 
     lists = report.get("mobile_lists")
     assert lists.status is Status.FAIL
+    assert (
+        lists.title
+        == "Mobile Access is off on the only list alice holds a permission on"
+    )
     assert lists.evidence["lists_with_permission"] == 1
     assert lists.evidence["lists_with_mobile_access"] == 0
     assert lists.evidence["lists_without_mobile_access"] == ["Ops/alice-servers"]

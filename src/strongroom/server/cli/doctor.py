@@ -10,7 +10,6 @@ monitoring can run them.
 import json
 import logging
 import re
-import textwrap
 from typing import Any
 
 import typer
@@ -56,6 +55,7 @@ _STYLE = {
 _VALUE_LIMIT = 160
 _INDENT = " " * 8
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
+_WORD = re.compile(r"\S*`[^`]*`\S*|\S+")
 
 
 @doctor_app.command("mobile")
@@ -180,50 +180,63 @@ def _render_check(check: Check) -> None:
         f" [{style}]{label}[/{style}]  {escape(check.title)}", highlight=False
     )
     width = max(console.width - len(_INDENT), 40)
-    for line in evidence_lines(check.evidence):
-        for part in _wrap(line, width):
+    for tokens in evidence_lines(check.evidence):
+        for part in _pack(tokens, width):
             console.print(
                 f"{_INDENT}[dim]{escape(part)}[/dim]", highlight=False, soft_wrap=True
             )
     if check.fix:
-        for number, part in enumerate(_wrap(f"fix: {check.fix}", width)):
+        for number, part in enumerate(_pack(_words(f"fix: {check.fix}"), width)):
             shown = escape(part)
             if number == 0:
                 shown = "[bold]fix:[/bold]" + shown[len("fix:") :]
             console.print(f"{_INDENT}{shown}", highlight=False, soft_wrap=True)
 
 
-def _wrap(line: str, width: int) -> list[str]:
-    # Wrap at spaces only: pins, URLs and ids must stay whole to be copied.
-    return textwrap.wrap(
-        line,
-        width,
-        subsequent_indent="  ",
-        break_long_words=False,
-        break_on_hyphens=False,
-    ) or [line]
+def _words(text: str) -> list[str]:
+    # A command in backticks is one word: it must stay whole to be copied.
+    return _WORD.findall(text)
 
 
-def evidence_lines(evidence: dict[str, Any]) -> list[str]:
-    """Evidence as short `key=value` lines; lists of objects one per line."""
-    flat: list[str] = []
+def _pack(tokens: list[str], width: int) -> list[str]:
+    """Lay tokens out in lines of at most `width`, never breaking one.
+
+    Tokens are `key=value` pairs or words; pins, URLs, ids and timestamps
+    (which hold a space) must stay whole to be read and copied. Continuation
+    lines are indented by two spaces.
+    """
     lines: list[str] = []
+    current = ""
+    for token in tokens:
+        candidate = f"{current} {token}" if current else token
+        if current and len(candidate) > width:
+            lines.append(current)
+            current = f"  {token}"
+        else:
+            current = candidate
+    return [*lines, current] if current else lines
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[list[str]]:
+    """Evidence as lines of `key=value` tokens; lists of objects one per line."""
+    flat: list[str] = []
+    lines: list[list[str]] = []
     for key, value in evidence.items():
         if (
             isinstance(value, list)
             and value
             and all(isinstance(v, dict) for v in value)
         ):
-            lines.extend(f"{key}: {_inline(item)}" for item in value)
+            lines.extend([f"{key}:", *_inline(item)] for item in value)
         else:
             flat.append(f"{key}={_short(value)}")
-    return ([" ".join(flat)] if flat else []) + lines
+    return ([flat] if flat else []) + lines
 
 
-def _inline(item: dict[str, Any]) -> str:
-    return " ".join(
+def _inline(item: dict[str, Any]) -> list[str]:
+    return [
         f"{key}={_short(value)}" for key, value in item.items() if value is not None
-    )
+    ]
 
 
 def _short(value: Any) -> str:

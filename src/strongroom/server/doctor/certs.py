@@ -6,6 +6,7 @@ certificate claims, so a check can compare that with what phones expect.
 
 import datetime
 import ipaddress
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,12 @@ class CertificateInfo:
         return now < self.not_before
 
     def days_left(self, now: datetime.datetime) -> int:
-        """Whole days until the certificate expires (negative once expired)."""
-        return (self.not_after - now).days
+        """Whole days until the certificate expires (negative once expired).
+
+        Counted toward zero, so a certificate that expired 25 hours ago is
+        -1 day, not -2 as `timedelta.days` (which floors) would say.
+        """
+        return math.trunc((self.not_after - now).total_seconds() / 86400)
 
     def evidence(self) -> dict[str, Any]:
         """The certificate's facts as JSON-friendly evidence."""

@@ -178,18 +178,22 @@ def mobile_lists(session: Session, user: User) -> Check:
         )
     off_paths = evidence["lists_without_mobile_access"]
     if not flagged:
+        which = "the only list" if len(flags) == 1 else f"all {len(flags)} lists"
         return Check(
             "mobile_lists",
-            f"Mobile Access is off on all {len(flags)} of {name}'s lists",
+            f"Mobile Access is off on {which} {name} holds a permission on",
             Status.FAIL,
             evidence,
             fix="Nothing may travel to the phone: an admin can turn Mobile Access on "
             f"for the lists {name} needs ({_names(off_paths)}) on the list's "
             "permissions, or with `strongroom mobile-access set LIST... yes`.",
         )
-    title = (
-        f"Mobile Access on {len(flagged)} of {len(flags)} lists, "
+    title = f"Mobile Access on {len(flagged)} of {len(flags)} lists, " + (
         f"{on_flagged} records would sync"
+        if would_sync == on_flagged
+        # The lists are right, but the account or the feature (failed above)
+        # keeps every record off the phone: the title must not promise them.
+        else f"{on_flagged} records on them, {would_sync} would sync now"
     )
     if on_flagged == 0:
         return Check(
@@ -415,6 +419,20 @@ def _parse(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text)
 
 
+def _superseded(entry: dict[str, Any], entries: list[dict[str, Any]]) -> bool:
+    # A revoked or wiped device whose failure came before the user paired an
+    # active one is history: the phone was paired again, nothing is left to fix.
+    if entry["status"] == DEVICE_ACTIVE:
+        return False
+    failed_at = _parse(entry["last_failure_at"])
+    return any(
+        other["status"] == DEVICE_ACTIVE
+        and other["paired_at"] is not None
+        and _parse(other["paired_at"]) > failed_at
+        for other in entries
+    )
+
+
 def devices(session: Session, user: User) -> Check:
     """The user's devices, their last sync and last failure (devices + audit log)."""
     name = user.qualified_name
@@ -425,9 +443,12 @@ def devices(session: Session, user: User) -> Check:
     active = [e for e in entries if e["status"] == DEVICE_ACTIVE]
     evidence = {"count": len(entries), "active": len(active), "devices": entries}
 
-    failed = [e for e in entries if _last_sync_failed(e)]
+    failed = [
+        e for e in entries if _last_sync_failed(e) and not _superseded(e, entries)
+    ]
     if failed:
-        first = failed[0]
+        # The newest failure is the one the person is asking about.
+        first = max(failed, key=lambda e: _parse(e["last_failure_at"]))
         label = first["name"] or first["id"]
         return Check(
             "devices",
