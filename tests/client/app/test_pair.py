@@ -3,8 +3,15 @@
 import pytest
 import toga
 
-from strongroom.client.app import qrsource
-from tests.client.app.conftest import Harness, PhoneServer, pair
+from strongroom.client.app import kit, qrsource
+from tests.client.app.conftest import (
+    Harness,
+    PhoneServer,
+    _walk,
+    button_named,
+    is_visible,
+    pair,
+)
 from tests.client.app.seed import FAILED_UNLOCK_LIMIT, MASTER
 
 
@@ -158,3 +165,33 @@ def test_without_the_qr_decoder_only_pasting_is_offered(
     assert "[Choose a picture]" not in shown
     assert "Or paste the code's text:" in shown
     assert "[Use this code]" in shown
+
+
+def test_every_text_fits_the_phone_width(make_app, phone_server: PhoneServer) -> None:
+    """No line on a screen is wider than a phone shows (labels do not wrap by
+    themselves), and wrapping loses no word: on Pair with a refusal, on the
+    lists, and on a record."""
+    harness: Harness = make_app()
+    harness.type(harness.screen.code_input, "https://example.com/not-a-code")
+    harness.press(harness.screen.use_code_button)
+    checked = [_assert_wrapped(harness)]
+    pair(harness, phone_server)
+    checked.append(_assert_wrapped(harness))
+    harness.type(harness.screen.search, "bank")
+    harness.press(button_named(harness, "Bank login"))
+    checked.append(_assert_wrapped(harness))
+    # Something long was on each screen, so the check saw wrapping happen.
+    assert all(checked)
+
+
+def _assert_wrapped(harness: Harness) -> bool:
+    wrapped = False
+    for widget in _walk(harness.app.current.root):
+        if not isinstance(widget, kit.Text) or not is_visible(widget):
+            continue
+        lines = widget.shown.split("\n")
+        assert all(len(line) <= widget.columns for line in lines), widget.shown
+        # Only line breaks were added: every character is still there.
+        assert "".join(widget.shown.split()) == "".join(widget.text.split())
+        wrapped = wrapped or len(lines) > len(widget.text.split("\n"))
+    return wrapped

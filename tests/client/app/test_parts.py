@@ -81,3 +81,18 @@ def test_a_choice_without_a_selection_widget_is_a_row_of_buttons(
     choice.buttons["b"]._impl.simulate_press()
     assert chosen == ["b"]
     assert [b.text for b in choice.buttons.values()] == ["○ Apple", "● Banana"]
+
+
+@pytest.mark.parametrize(
+    ("value", "width", "shown"),
+    [
+        ("short", 40, "short"),
+        ("one two three four", 9, "one two\nthree\nfour"),
+        ("title\nthe detail goes on", 10, "title\nthe detail\ngoes on"),
+        ("URL: https://bank.example/login", 12, "URL: https:/\n/bank.exampl\ne/login"),
+        ("", 40, ""),
+    ],
+)
+def test_text_is_wrapped_to_the_width(value: str, width: int, shown: str) -> None:
+    """Toga labels never wrap: the app breaks lines itself, inside a long word too."""
+    assert kit.wrap(value, width) == shown

@@ -9,6 +9,7 @@ instead of a drop-down. Screens never ask which backend runs.
 """
 
 import logging
+import textwrap
 import weakref
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -63,14 +64,65 @@ def row(*children: toga.Widget, gap: int = 6) -> toga.Box:
     return toga.Box(children=list(children), direction="row", gap=gap)
 
 
-def heading(text: str) -> toga.Label:
+# Characters per line of a wrapped text. Toga's labels never wrap (Android
+# measures them "with word-wrapping disabled", Textual draws one line per
+# line), so a sentence longer than the screen is cut off at its edge unless
+# the app breaks it itself. 40 fit a 320 dp phone at the default text size.
+WRAP_COLUMNS = 40
+# Beside buttons in a row (a username and its Copy button), less room is left.
+ROW_COLUMNS = 24
+HEADING_COLUMNS = 28
+
+
+def wrap(value: str, width: int = WRAP_COLUMNS) -> str:
+    """`value` broken into lines of at most `width` characters.
+
+    Breaks at spaces where it can; a word longer than a line (a URL, a
+    password) is broken inside, since a cut-off word is worse than a split
+    one. Line breaks already in `value` are kept.
+    """
+    return "\n".join(
+        "\n".join(textwrap.wrap(line, width, break_on_hyphens=False)) or line
+        for line in value.split("\n")
+    )
+
+
+class Text(toga.Label):
+    """A label whose text is wrapped to fit a phone's width.
+
+    `text` answers what the app set (whole sentences); the widget shows it
+    wrapped at `columns`.
+    """
+
+    def __init__(self, value: str = "", *, columns: int = WRAP_COLUMNS, **style: Any):
+        self.columns = columns
+        self._plain = ""
+        super().__init__(value, **style)
+
+    @property
+    def text(self) -> str:
+        """The text as set, before wrapping."""
+        return self._plain
+
+    @text.setter
+    def text(self, value: object) -> None:
+        self._plain = "" if value is None else str(value)
+        toga.Label.text.fset(self, wrap(self._plain, self.columns))  # type: ignore[attr-defined]
+
+    @property
+    def shown(self) -> str:
+        """The text as the widget draws it, line breaks included."""
+        return str(self._impl.get_text())
+
+
+def heading(value: str) -> Text:
     """A screen or section title."""
-    return toga.Label(text, font_weight="bold", font_size=16)
+    return Text(value, columns=HEADING_COLUMNS, font_weight="bold", font_size=16)
 
 
-def text(value: str = "", **style: Any) -> toga.Label:
-    """A line (or several) of text."""
-    return toga.Label(value, **style)
+def text(value: str = "", *, columns: int = WRAP_COLUMNS, **style: Any) -> Text:
+    """A line (or several) of text, wrapped to the screen."""
+    return Text(value, columns=columns, **style)
 
 
 def button(label: str, on_press: Handler, **style: Any) -> toga.Button:
@@ -127,7 +179,7 @@ class Busy:
     """
 
     def __init__(self) -> None:
-        self.label = toga.Label("")
+        self.label = text("")
         self.bar: toga.ProgressBar | None = None
         children: list[toga.Widget] = [self.label]
         if backend_has("ProgressBar"):

@@ -52,22 +52,22 @@ class RecordScreen(Screen):
         self.back_button = self.button("‹ Back", self.app.show_lists)
         self.where = kit.tag(kit.text(""), "muted")
 
-        self.username = kit.text("")
+        self.username = kit.text("", columns=kit.ROW_COLUMNS)
         self.copy_username = self.button("Copy", lambda: self.on_copy("username"))
         self.username_row = kit.row(self.username, self.copy_username)
 
-        self.password = kit.text(f"Password: {kit.MASK}")
+        self.password = kit.text(f"Password: {kit.MASK}", columns=kit.ROW_COLUMNS)
         self.reveal_button = self.button("Reveal", self.on_reveal)
         self.copy_password = self.button("Copy", lambda: self.on_copy("password"))
         self.password_row = kit.row(
             self.password, self.reveal_button, self.copy_password
         )
 
-        self.otp_code = kit.text("", font_weight="bold")
+        self.otp_code = kit.text("", columns=kit.ROW_COLUMNS, font_weight="bold")
         self.otp_left = kit.tag(kit.text(""), "muted")
         self.otp_row = kit.row(self.otp_code, self.otp_left)
 
-        self.url = kit.text("")
+        self.url = kit.text("", columns=kit.ROW_COLUMNS)
         self.open_button = self.button("Open", self.on_open)
         self.url_row = kit.row(self.url, self.open_button)
 
