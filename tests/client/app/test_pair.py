@@ -1,5 +1,9 @@
 """The Pair screen against the real App Server: paste, picture, camera, and refusals."""
 
+import asyncio
+import threading
+from typing import Any
+
 import pytest
 import toga
 
@@ -195,3 +199,37 @@ def _assert_wrapped(harness: Harness) -> bool:
         assert "".join(widget.shown.split()) == "".join(widget.text.split())
         wrapped = wrapped or len(lines) > len(widget.text.split("\n"))
     return wrapped
+
+
+def test_pairing_runs_off_the_ui_thread_behind_a_progress_indicator(
+    make_app, phone_server: PhoneServer
+) -> None:
+    """Pairing (Argon2id, then the server's checks) runs on the worker thread
+    while the screen shows what is going on and its buttons wait."""
+    harness: Harness = make_app()
+    screen = harness.screen
+    harness.type(screen.code_input, phone_server.payload().to_uri())
+    harness.press(screen.use_code_button)
+    threads: list[str] = []
+    release = threading.Event()
+    device = harness.app.device
+    real_pair = device.pair
+
+    def held_pair(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        release.wait(10)
+        return real_pair(*args, **kwargs)
+
+    device.pair = held_pair  # type: ignore[method-assign]
+    harness.type(screen.password, MASTER)
+    screen.pair_button._impl.simulate_press()
+    assert screen.busy.running
+    assert "Pairing… protecting this phone's copy" in harness.text()
+    assert not screen.pair_button.enabled
+    assert not screen.other_code_button.enabled
+    harness.app.loop.run_until_complete(asyncio.sleep(0.05))
+    assert threads == ["strongroom-core_0"]
+
+    release.set()
+    harness.settle()
+    assert "This phone is paired" in harness.text()

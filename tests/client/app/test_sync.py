@@ -1,5 +1,9 @@
 """Sync: its state and time to live, Sync now, an expired copy, and a wiped phone."""
 
+import asyncio
+import threading
+from typing import Any
+
 from tests.client.app.conftest import Harness, PhoneServer, pair
 from tests.client.app.seed import MASTER
 
@@ -88,3 +92,39 @@ def test_a_wipe_ordered_by_an_admin_erases_the_phone_at_its_next_sync(
     assert "ask your administrator for a new QR code and pair again" in shown
     assert not harness.app.device.is_paired()
     assert harness.app.vault is None
+
+
+def test_sync_runs_off_the_ui_thread_behind_a_progress_indicator(
+    make_app, phone_server: PhoneServer
+) -> None:
+    """While a sync downloads, the screen says so, its buttons wait, and the
+    event loop keeps turning; the sync itself runs on the worker thread."""
+    harness: Harness = make_app()
+    pair(harness, phone_server)
+    screen = harness.screen
+    vault = harness.app.vault
+    threads: list[str] = []
+    release = threading.Event()
+    real_sync = vault.sync
+
+    def held_sync() -> Any:
+        threads.append(threading.current_thread().name)
+        release.wait(10)  # hold the worker until the screen has been looked at
+        return real_sync()
+
+    vault.sync = held_sync  # type: ignore[method-assign]
+    screen.sync_button._impl.simulate_press()
+    assert screen.busy.running
+    assert "Syncing with your organisation's server…" in harness.text()
+    assert not screen.sync_button.enabled
+    assert not screen.settings_button.enabled
+    # Timers fire meanwhile: the loop is not blocked by the sync.
+    harness.app.loop.run_until_complete(asyncio.sleep(0.05))
+    assert threads == ["strongroom-core_0"]
+    assert screen.busy.running
+
+    release.set()
+    harness.settle()
+    assert not screen.busy.running
+    assert screen.sync_button.enabled
+    assert "Up to date" in harness.text()

@@ -292,6 +292,8 @@ class HttpPhone:
     base_url: str
     cert_pem: bytes
     installation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    device_name: str = "Alice's phone"
+    device_platform: str = "test"
     device_id: str | None = None
     credential: str | None = None
     cursor: str | None = None
@@ -313,8 +315,8 @@ class HttpPhone:
             "pairing_token": qr.token,
             "master_password": password,
             "installation_id": self.installation_id,
-            "device_name": "Alice's phone",
-            "device_platform": "test",
+            "device_name": self.device_name,
+            "device_platform": self.device_platform,
             "box_public_key": base64.b64encode(public).decode(),
         }
         with self._client() as client:

@@ -231,7 +231,7 @@ def test_a_phone_paired_again_makes_the_old_failure_history(
 
     check = diagnose_mobile(instance, "alice", timeout=FAST).get("devices")
     assert check.status is Status.PASS
-    assert check.title == "alice has 1 active device(s), none failing"
+    assert check.title == "alice has 1 active device, none failing"
     revoked = next(d for d in check.evidence["devices"] if d["id"] == old.device_id)
     assert revoked["status"] == "revoked"
     assert revoked["last_failure_reason"] is not None

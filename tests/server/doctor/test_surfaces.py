@@ -20,6 +20,7 @@ from sqlalchemy import update
 
 from strongroom.crypto.certificates import CertificatePair, make_self_signed
 from strongroom.crypto.pins import pin_of_pem
+from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import User
 from strongroom.server.appserver.runner import RunningServer
 from strongroom.server.core.config import Settings
@@ -30,15 +31,19 @@ from strongroom.server.doctor.service import diagnose_mobile
 from strongroom.server.mobile import service as mobile
 from strongroom.server.settings import service as settings_service
 from strongroom.server.settings.models import SystemSetting
+from strongroom.server.vault import service as vault
 from strongroom.server.web.app import create_web_app
 from tests.conftest import ADMIN_PASSWORD
 from tests.server.cli.conftest import Cli, cli_env
 from tests.server.doctor.conftest import (
     FAST,
+    MASTER_PASSWORD,
+    WEB_PASSWORD,
     HttpPhone,
     expired_pair,
     free_port,
     instance_pair,
+    loopback_name,
     set_url,
     show_qr,
     silent_listener,
@@ -442,3 +447,80 @@ def test_an_unknown_user_is_one_line_and_a_field_error(
     assert page.status_code == 422
     assert "There is no user called &#39;nobody&#39;." in page.text
     assert "report-title" not in page.text
+
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+KEY = re.compile(r"(?:^|\s)([a-z_]+)=")
+
+
+def _shape(stdout: str) -> list[tuple[str, str, list[str]]]:
+    """Per check: its label, its title with numbers as N, its evidence keys.
+
+    Values (ids, times, pins, ports) differ from run to run and wrap
+    differently; what a reader relies on is the lines and what each shows.
+    """
+    shape: list[tuple[str, str, list[str]]] = []
+    for line in stdout.splitlines():
+        found = STATUS_LINE.match(line)
+        if found:
+            shape.append((found.group(1), re.sub(r"\d+", "N", found.group(2)), []))
+        elif shape and line.startswith("        ") and "fix:" not in line:
+            shape[-1][2].extend(KEY.findall(line))
+    return shape
+
+
+def test_readme_shows_what_the_command_prints(
+    instance: Instance, settings: Settings, appserver: Callable[..., RunningServer]
+) -> None:
+    """The README's healthy run is what `strongroom doctor mobile alice` prints
+    after its "From nothing to a phone" steps: the same lines, titles and
+    evidence, and the same verdict."""
+    if loopback_name() != "localhost":
+        pytest.skip("localhost does not resolve to 127.0.0.1 alone on this machine")
+    text = README.read_text(encoding="utf-8")
+    after = text.split("$ strongroom doctor mobile alice\n", 1)[1]
+    block = after.split("\n```", 1)[0].split("\n$ ", 1)[0]
+
+    # The README's steps: Ops holds the feature and View with Mobile Access on
+    # Infrastructure/Servers, with one record; alice's phone paired and synced.
+    server = appserver(instance, instance_pair(instance))
+    set_url(instance, f"https://localhost:{server.port}", pin=_our_pin(instance))
+    with instance.db.session() as session:
+        actor = operator()
+        alice = accounts.create_user(session, actor, "alice", password=WEB_PASSWORD)
+        ops = accounts.create_group(session, actor, "Ops")
+        accounts.add_member(session, actor, ops, alice)
+        accounts.grant_feature(session, actor, "mobile", group=ops)
+        servers = vault.create_list(
+            session, actor, "Infrastructure/Servers", create_folders=True
+        )
+        vault.create_record(
+            session,
+            actor,
+            instance.cipher,
+            servers,
+            vault.RecordInput(title="db1", username="root", password="S3cret-pa55"),
+        )
+        vault.grant(
+            session, actor, servers, vault.Level.VIEW, group=ops, mobile_access=True
+        )
+        mobile.set_master_password(session, actor, alice, MASTER_PASSWORD)
+    phone = HttpPhone(
+        server.url,
+        instance_pair(instance).cert_pem,
+        device_name="",
+        device_platform="cli",
+    )
+    phone.pair(show_qr(instance, "alice"))
+    assert phone.sync().status_code == 200
+
+    result = Cli(cli_env(settings))("doctor", "mobile", "alice")
+
+    assert result.exit_code == 0, result.stdout
+    assert _shape(result.stdout) == _shape(block)
+    assert result.stdout.splitlines()[-1] == block.splitlines()[-1]
+    assert block.splitlines()[0] == "Strongroom doctor · mobile:alice"
+
+
+def _our_pin(instance: Instance) -> str:
+    return pin_of_pem(instance_pair(instance).cert_pem)

@@ -235,7 +235,10 @@ def evidence_lines(evidence: dict[str, Any]) -> list[list[str]]:
 
 def _inline(item: dict[str, Any]) -> list[str]:
     return [
-        f"{key}={_short(value)}" for key, value in item.items() if value is not None
+        # Nothing to say (no failure yet, no name given) is left out of the line.
+        f"{key}={_short(value)}"
+        for key, value in item.items()
+        if value not in (None, "")
     ]
 
 

@@ -48,6 +48,11 @@ def iso(value: datetime.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def plural(count: int, word: str) -> str:
+    """`1 record`, `2 records`: a count with its noun."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _names(items: list[str], limit: int = 3) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
@@ -189,11 +194,11 @@ def mobile_lists(session: Session, user: User) -> Check:
             "permissions, or with `strongroom mobile-access set LIST... yes`.",
         )
     title = f"Mobile Access on {len(flagged)} of {len(flags)} lists, " + (
-        f"{on_flagged} records would sync"
+        f"{plural(on_flagged, 'record')} would sync"
         if would_sync == on_flagged
         # The lists are right, but the account or the feature (failed above)
         # keeps every record off the phone: the title must not promise them.
-        else f"{on_flagged} records on them, {would_sync} would sync now"
+        else f"{plural(on_flagged, 'record')} on them, {would_sync} would sync now"
     )
     if on_flagged == 0:
         return Check(
@@ -477,7 +482,7 @@ def devices(session: Session, user: User) -> Check:
         )
     return Check(
         "devices",
-        f"{name} has {len(active)} active device(s), none failing",
+        f"{name} has {plural(len(active), 'active device')}, none failing",
         Status.PASS,
         evidence,
     )
