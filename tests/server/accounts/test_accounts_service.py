@@ -111,3 +111,24 @@ def test_unknown_feature_is_refused(session: Session) -> None:
     group = accounts.create_group(session, OP, "G")
     with pytest.raises(ValidationError, match="unknown feature"):
         accounts.grant_feature(session, OP, "teleport", group=group)
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed", "clash"),
+    [("Ärger", "ärger", "ÄRGER"), ("Ölgruppe", "ÖLGRUPPE", "ölgruppe")],
+)
+def test_names_beyond_ascii_are_found_and_unique_ignoring_case(
+    session: Session, stored: str, typed: str, clash: str
+) -> None:
+    """A user or group named with non-ASCII capitals is found again as stored
+    and in another case, and the same name in another case is refused (SQLite
+    folds only ASCII on its own, PostgreSQL every letter)."""
+    user = accounts.create_user(session, OP, stored, password="long-enough-pw-1")
+    group = accounts.create_group(session, OP, stored)
+    for name in (stored, typed):
+        assert accounts.find_user(session, name).id == user.id
+        assert accounts.find_group(session, name).id == group.id
+    with pytest.raises(AlreadyExists):
+        accounts.create_user(session, OP, clash, password="long-enough-pw-1")
+    with pytest.raises(AlreadyExists):
+        accounts.create_group(session, OP, clash)

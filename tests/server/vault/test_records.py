@@ -87,3 +87,25 @@ def test_names_in_one_folder_are_unique(session: Session) -> None:
     vault.create_list(session, OP, "B/Bank", create_folders=True)
     with pytest.raises(ValidationError, match="limit is 200"):
         vault.create_list(session, OP, "A/" + "n" * 201)
+
+
+def test_names_in_one_folder_are_unique_ignoring_case(session: Session) -> None:
+    """'bank' beside 'Bank' (or 'öl' beside 'Öl') is refused with the stored
+    spelling named, and paths are found whatever their case."""
+    plist = vault.create_list(session, OP, "Äste/Bank", create_folders=True)
+    with pytest.raises(AlreadyExists, match="as 'Bank'"):
+        vault.create_list(session, OP, "äste/BANK")
+    with pytest.raises(AlreadyExists, match="as 'Äste'"):
+        vault.create_folder(session, OP, "ÄSTE")
+    assert vault.find_list(session, "äSTE/bank").id == plist.id
+    assert vault.list_at(session, ["ÄSTE"], "bank") == plist
+    assert vault.list_at(session, ["Nowhere"], "Bank") is None
+
+    # The folder of an existing spelling is reused, not doubled.
+    other = vault.create_list(session, OP, "äste/Cards", create_folders=True)
+    assert other.folder_id == plist.folder_id
+    renamed = vault.create_folder(session, OP, "Other")
+    with pytest.raises(AlreadyExists, match="ignoring case"):
+        vault.rename_folder(session, OP, renamed, "äSTE")
+    vault.rename_folder(session, OP, renamed, "OTHER")
+    assert renamed.name == "OTHER"

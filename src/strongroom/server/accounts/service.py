@@ -138,7 +138,7 @@ def create_user(
     # impersonation in grant searches and in the audit log.
     if session.scalar(
         select(User.id).where(
-            func.lower(User.login_name) == login.lower(), User.domain == domain
+            func.lower(User.login_name) == func.lower(login), User.domain == domain
         )
     ):
         raise AlreadyExists(
@@ -179,7 +179,7 @@ def find_user(session: Session, qualified_name: str) -> User:
     domain, login = split_qualified(qualified_name)
     user = session.scalar(
         select(User).where(
-            func.lower(User.login_name) == login.lower(), User.domain == domain
+            func.lower(User.login_name) == func.lower(login), User.domain == domain
         )
     )
     if user is None:
@@ -247,7 +247,9 @@ def create_group(
     """Create a security group with a unique name."""
     _require_admin(actor)
     name = _check_name("group name", name, 200)
-    if session.scalar(select(Group.id).where(func.lower(Group.name) == name.lower())):
+    if session.scalar(
+        select(Group.id).where(func.lower(Group.name) == func.lower(name))
+    ):
         raise AlreadyExists(f"a group called {name!r} already exists")
     group = Group(name=name, description=description.strip())
     session.add(group)
@@ -266,7 +268,7 @@ def create_group(
 def find_group(session: Session, name: str) -> Group:
     """Look a group up by name; NotFound names it."""
     group = session.scalar(
-        select(Group).where(func.lower(Group.name) == name.strip().lower())
+        select(Group).where(func.lower(Group.name) == func.lower(name.strip()))
     )
     if group is None:
         raise NotFound(

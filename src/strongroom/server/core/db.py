@@ -84,11 +84,24 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _unicode_lower(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace").lower()
+    return str(value).lower()
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
+        # SQLite's own lower() folds ASCII letters only, PostgreSQL's folds
+        # every letter. Names are compared ignoring case, so without this a
+        # user called "Ärger" could be created on SQLite and then never found
+        # again. Deterministic, so the lower(...) indexes may use it.
+        dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
