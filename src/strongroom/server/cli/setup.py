@@ -7,7 +7,7 @@ from strongroom.server.audit import service as audit
 from strongroom.server.cli.common import STATE, console, done, operation
 from strongroom.server.core.db import Database
 from strongroom.server.core.errors import ConfigurationError
-from strongroom.server.core.instance import initialise
+from strongroom.server.core.instance import initialise, refuse_missing_sqlite_file
 from strongroom.server.core.keys import InstanceKeyring, rewrap_data_keys
 from strongroom.server.core.models import DataKey
 from strongroom.server.core.schema import current_revision, head_revision, upgrade
@@ -53,6 +53,9 @@ def init(
 def db_upgrade() -> None:
     """Apply every migration the database lacks (back it up first)."""
     settings = STATE.settings()
+    # Upgrading a file that is not there would make an empty database that
+    # then looks like an instance to every other command.
+    refuse_missing_sqlite_file(settings)
     db = Database(settings.resolved_database_url)
     before = current_revision(db)
     upgrade(db)

@@ -42,7 +42,7 @@ class Instance:
             settings.instance_key.get_secret_value() if settings.instance_key else None
         )
         keyring = load_keyring(settings.key_file, env_key)
-        _refuse_missing_sqlite_file(settings)
+        refuse_missing_sqlite_file(settings)
         db = Database(settings.resolved_database_url)
         if check_schema:
             ensure_current(db)
@@ -56,7 +56,8 @@ class Instance:
         self.db.dispose()
 
 
-def _refuse_missing_sqlite_file(settings: Settings) -> None:
+def refuse_missing_sqlite_file(settings: Settings) -> None:
+    """Raise ConfigurationError when the SQLite database file is missing."""
     # Opening a missing SQLite file would create an empty one and then advise
     # a schema upgrade, leaving an instance with no users and no secrets.
     url = settings.resolved_database_url
