@@ -233,7 +233,7 @@ def test_export_bundle_reads_lists_back_and_is_audited(
     assert [vault.list_path(session, p) for p in lists] == ["F/L", "F/Sub/M"]
     assert len(service.lists_at(session, None)) == 3
     assert [p.name for p in service.lists_at(session, "F/Sub/M")] == ["M"]
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no password list or folder 'Nope'"):
         service.lists_at(session, "Nope")
 
     out = service.export_bundle(session, OP, instance.cipher, lists)

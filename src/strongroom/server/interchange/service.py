@@ -298,7 +298,14 @@ def lists_at(session: Session, path: str | None) -> list[PasswordList]:
         return [vault.find_list(session, path)]
     except NotFound:
         pass
-    folder = vault.find_folder(session, path)
+    try:
+        folder = vault.find_folder(session, path)
+    except NotFound:
+        # Either was asked for, so the refusal names both.
+        raise NotFound(
+            f"there is no password list or folder {path!r}",
+            hint="`strongroom list list` shows the lists and their folders",
+        ) from None
     if folder is None:  # an empty path was handled above
         return _ordered(session, select(PasswordList))
     subtree = _subtree(session, folder.id)
