@@ -41,6 +41,8 @@ CASES = [
     # (args, stdin, exit code, words in the message)
     (["list", "add", "Finance/Bank"], None, 1, "already exists"),
     (["folder", "add", "Finance"], None, 1, "already exists"),
+    (["list", "add", "finance/BANK"], None, 1, "as 'Bank' (names are compared"),
+    (["folder", "add", "FINANCE"], None, 1, "as 'Finance'"),
     (["group", "add", "Ops"], None, 1, "already exists"),
     (["user", "add", "alice", "--password-stdin"], "alice-password-2\n", 1, "already"),
     (
