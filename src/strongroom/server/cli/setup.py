@@ -1,5 +1,7 @@
 """`strongroom init`, `db upgrade` and `keys rotate`."""
 
+from pathlib import Path
+
 import typer
 from sqlalchemy import func, select
 
@@ -8,7 +10,11 @@ from strongroom.server.cli.common import STATE, console, done, operation
 from strongroom.server.core.db import Database
 from strongroom.server.core.errors import ConfigurationError
 from strongroom.server.core.instance import initialise, refuse_missing_sqlite_file
-from strongroom.server.core.keys import InstanceKeyring, rewrap_data_keys
+from strongroom.server.core.keys import (
+    InstanceKeyring,
+    rewrap_data_keys,
+    rotation_lock,
+)
 from strongroom.server.core.models import DataKey
 from strongroom.server.core.schema import current_revision, head_revision, upgrade
 
@@ -77,14 +83,24 @@ def keys_rotate() -> None:
             "the instance key comes from STRONGROOM_INSTANCE_KEY",
             hint="unset it, rotate with the key file, then set the new key again",
         )
-    keyring = InstanceKeyring.load(settings.key_file)
+    # Refused before the lock is taken: a missing or open key file must not
+    # gain a lock file beside it.
+    InstanceKeyring.load(settings.key_file)
+    with rotation_lock(settings.key_file):
+        count, new_id = _rotate(settings.key_file)
+    done(f"Instance key rotated; {count} data key(s) now under {new_id}.")
+
+
+def _rotate(key_file: Path) -> tuple[int, str]:
+    # Read under the lock, so the file written back holds every key it had.
+    keyring = InstanceKeyring.load(key_file)
     fresh = InstanceKeyring.generate()
     old_ids = set(keyring.keys)
 
     # Step 1: both keys in the file, the new one current.
     keyring.keys[fresh.current_id] = fresh.current
     keyring.current_id = fresh.current_id
-    keyring.save(settings.key_file)
+    keyring.save(key_file)
 
     # Step 2: re-wrap in one transaction.
     with operation() as (_instance, session, actor):
@@ -101,8 +117,8 @@ def keys_rotate() -> None:
     # Step 3: the old keys wrap nothing any more.
     for old in old_ids:
         keyring.keys.pop(old, None)
-    keyring.save(settings.key_file)
-    done(f"Instance key rotated; {count} data key(s) now under {fresh.current_id}.")
+    keyring.save(key_file)
+    return count, fresh.current_id
 
 
 @keys_app.command("status")
