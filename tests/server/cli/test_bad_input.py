@@ -332,3 +332,25 @@ def test_db_upgrade_refuses_a_missing_database_file(
     assert result.exit_code == 1
     assert "does not exist" in result.stderr and "--data-dir" in result.stderr
     assert list(missing.iterdir()) == []
+
+
+def test_a_database_from_a_newer_version_is_refused(
+    prepared: Cli, settings: Settings
+) -> None:
+    """A revision this version does not ship means a newer Strongroom migrated
+    the database: commands and `db upgrade` both say so in one line (upgrading
+    cannot help) and change nothing."""
+    url = settings.resolved_database_url
+    original = _alembic_rows(url)
+    _set_alembic_rows(url, [*original, "9999"])
+    try:
+        before = row_counts(url)
+        for args in (["list", "list"], ["db", "upgrade"]):
+            result = prepared(*args)
+            assert result.exit_code == 1, args
+            assert "revision 9999, which this version" in result.stderr, args
+            assert "newer Strongroom" in result.stderr, args
+        assert row_counts(url) == before
+        assert sorted(_alembic_rows(url)) == sorted([*original, "9999"])
+    finally:
+        _set_alembic_rows(url, original)
