@@ -52,6 +52,19 @@ REFUSED = [
 ]
 
 
+def test_two_different_domains_are_refused(session: Session) -> None:
+    """`CORP\\bob` with --domain HQ names two domains: refused, naming both;
+    the same domain twice is fine."""
+    with pytest.raises(ValidationError, match="'CORP' but --domain says 'HQ'"):
+        accounts.create_user(
+            session, OP, "corp\\bob", password="long-enough-pw-1", domain="hq"
+        )
+    user = accounts.create_user(
+        session, OP, "corp\\bob", password="long-enough-pw-1", domain="Corp"
+    )
+    assert user.qualified_name == "CORP\\bob"
+
+
 def test_bad_users_are_refused_naming_the_field(session: Session) -> None:
     """Duplicates, empty or long names, separators and weak passwords are refused."""
     accounts.create_user(session, OP, "alice", password="long-enough-pw-1")

@@ -127,6 +127,15 @@ def create_user(
     """Create an active user; `qualified_name` may be `DOMAIN\\name`."""
     _require_admin(actor)
     parsed_domain, login = split_qualified(qualified_name)
+    if domain and parsed_domain and domain.strip().upper() != parsed_domain:
+        # Silently preferring one would file the account under a domain the
+        # admin did not mean in one of the two places they typed it.
+        raise ValidationError(
+            "domain",
+            f"the name says domain {parsed_domain!r} but --domain says "
+            f"{domain.strip().upper()!r}",
+            hint="give the domain once: DOMAIN\\name or --domain DOMAIN",
+        )
     domain = (domain or parsed_domain).strip().upper()
     login = _check_name("login name", login)
     if domain:
