@@ -145,3 +145,27 @@ def test_names_beyond_ascii_are_found_and_unique_ignoring_case(
         accounts.create_user(session, OP, clash, password="long-enough-pw-1")
     with pytest.raises(AlreadyExists):
         accounts.create_group(session, OP, clash)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"display_name": "d" * 201}, "display name"),
+        ({"email": "e" * 255}, "email"),
+        ({"display_name": "Eve\u202eliA"}, "display name"),
+    ],
+)
+def test_long_or_hidden_display_names_and_emails_are_refused(
+    session: Session, values: dict[str, str], field: str
+) -> None:
+    """A display name over 200 or an email over 254 characters (the column
+    widths PostgreSQL enforces) or with control characters names its field."""
+    with pytest.raises(ValidationError) as caught:
+        accounts.create_user(session, OP, "zed", password="long-enough-pw-1", **values)
+    assert caught.value.field == field
+
+
+def test_a_long_group_description_is_refused(session: Session) -> None:
+    """A group description over 255 characters names the field."""
+    with pytest.raises(ValidationError, match="the description is 256 characters"):
+        accounts.create_group(session, OP, "G", description="d" * 256)

@@ -31,6 +31,9 @@ from strongroom.server.core.errors import (
 log = logging.getLogger(__name__)
 
 NAME_MAX = 100
+DISPLAY_NAME_MAX = 200
+EMAIL_MAX = 254
+DESCRIPTION_MAX = 255
 PASSWORD_MIN = 12
 # zxcvbn's scale runs 0-4; 3 means about 10**10 guesses are needed.
 STRENGTH_MIN = 3
@@ -113,6 +116,21 @@ def _check_name(field: str, value: str, limit: int = NAME_MAX) -> str:
     return value
 
 
+def _check_optional(field: str, value: str, limit: int) -> str:
+    # The columns are sized to these limits; PostgreSQL would refuse a longer
+    # value only at the INSERT, as a database error naming no field.
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError(
+            field,
+            f"the {field} is {len(value)} characters; the limit is {limit}",
+            hint=f"shorten the {field}",
+        )
+    if has_control_characters(value):
+        raise ValidationError(field, f"the {field} must not contain control characters")
+    return value
+
+
 def create_user(
     session: Session,
     actor: Actor,
@@ -140,6 +158,8 @@ def create_user(
     login = _check_name("login name", login)
     if domain:
         _check_name("domain", domain)
+    display_name = _check_optional("display name", display_name, DISPLAY_NAME_MAX)
+    email = _check_optional("email", email, EMAIL_MAX)
     check_password_strength(
         "password", password, user_inputs=[login, display_name, email, domain]
     )
@@ -256,6 +276,7 @@ def create_group(
     """Create a security group with a unique name."""
     _require_admin(actor)
     name = _check_name("group name", name, 200)
+    description = _check_optional("description", description, DESCRIPTION_MAX)
     if session.scalar(
         select(Group.id).where(func.lower(Group.name) == func.lower(name))
     ):
