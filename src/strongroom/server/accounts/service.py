@@ -21,6 +21,7 @@ from strongroom.server.accounts.models import (
 from strongroom.server.audit import service as audit
 from strongroom.server.core import counters
 from strongroom.server.core.actor import Actor
+from strongroom.server.core.db import folded
 from strongroom.server.core.errors import (
     AlreadyExists,
     NotFound,
@@ -167,7 +168,7 @@ def create_user(
     # impersonation in grant searches and in the audit log.
     if session.scalar(
         select(User.id).where(
-            func.lower(User.login_name) == func.lower(login), User.domain == domain
+            folded(User.login_name) == folded(login), User.domain == domain
         )
     ):
         raise AlreadyExists(
@@ -208,7 +209,7 @@ def find_user(session: Session, qualified_name: str) -> User:
     domain, login = split_qualified(qualified_name)
     user = session.scalar(
         select(User).where(
-            func.lower(User.login_name) == func.lower(login), User.domain == domain
+            folded(User.login_name) == folded(login), User.domain == domain
         )
     )
     if user is None:
@@ -277,9 +278,7 @@ def create_group(
     _require_admin(actor)
     name = _check_name("group name", name, 200)
     description = _check_optional("description", description, DESCRIPTION_MAX)
-    if session.scalar(
-        select(Group.id).where(func.lower(Group.name) == func.lower(name))
-    ):
+    if session.scalar(select(Group.id).where(folded(Group.name) == folded(name))):
         raise AlreadyExists(f"a group called {name!r} already exists")
     group = Group(name=name, description=description.strip())
     session.add(group)
@@ -298,7 +297,7 @@ def create_group(
 def find_group(session: Session, name: str) -> Group:
     """Look a group up by name; NotFound names it."""
     group = session.scalar(
-        select(Group).where(func.lower(Group.name) == func.lower(name.strip()))
+        select(Group).where(folded(Group.name) == folded(name.strip()))
     )
     if group is None:
         raise NotFound(

@@ -27,7 +27,7 @@ from strongroom.server.accounts.service import (
 from strongroom.server.audit import service as audit
 from strongroom.server.core import counters
 from strongroom.server.core.actor import Actor
-from strongroom.server.core.db import utcnow
+from strongroom.server.core.db import folded, utcnow
 from strongroom.server.core.errors import (
     AlreadyExists,
     NotFound,
@@ -121,7 +121,7 @@ def _child_folder(session: Session, parent_id: str | None, name: str) -> Folder 
     )
     return session.scalar(
         select(Folder)
-        .where(parent, func.lower(Folder.name) == func.lower(name))
+        .where(parent, folded(Folder.name) == folded(name))
         .order_by((Folder.name == name).desc())
         .limit(1)
     )
@@ -263,7 +263,7 @@ def _list_in(session: Session, folder_id: str | None, name: str) -> PasswordList
     )
     return session.scalar(
         select(PasswordList)
-        .where(where, func.lower(PasswordList.name) == func.lower(name))
+        .where(where, folded(PasswordList.name) == folded(name))
         .order_by((PasswordList.name == name).desc())
         .limit(1)
     )
