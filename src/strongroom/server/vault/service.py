@@ -99,6 +99,10 @@ def _check_segment(field_name: str, name: str, limit: int) -> str:
 # regardless of case: "Bank" beside "bank" reads as one list in the web UI and
 # a grant meant for one would land on the other. Lookups ignore case too (an
 # exact match wins where older data holds both spellings).
+# TODO: the rule is checked here only; no unique index backs it, so two
+# PostgreSQL transactions creating the same name at the same moment can both
+# succeed (SQLite's single writer cannot). It needs a migration adding unique
+# indexes on (parent, lower(name)) that treat the top level as one parent.
 
 
 def _as_spelled(stored: str, asked: str) -> str:
