@@ -12,7 +12,7 @@ from sqlalchemy import select
 from strongroom.server.core.config import Settings
 from strongroom.server.core.errors import ConfigurationError, MissingInstanceKey
 from strongroom.server.core.instance import InitResult, Instance, operator
-from strongroom.server.core.keys import FieldCipher, InstanceKeyring
+from strongroom.server.core.keys import FieldCipher, InstanceKeyring, rotation_lock
 from strongroom.server.core.models import DataKey
 from strongroom.server.settings import service as system_settings
 from strongroom.server.vault import service as vault
@@ -122,3 +122,21 @@ def test_rotation_refuses_a_key_from_the_environment(
     assert "STRONGROOM_INSTANCE_KEY" in result.stderr
     assert settings.key_file.read_bytes() == before
     assert os.environ.get("STRONGROOM_INSTANCE_KEY") is None
+
+
+def test_a_second_rotation_at_the_same_time_is_refused(
+    settings: Settings, initialised: InitResult
+) -> None:
+    """While one rotation holds the key file's lock, another is refused in one
+    line and leaves the key file as it was (two writers could each drop the
+    key the other re-wrapped everything under)."""
+    before = settings.key_file.read_bytes()
+    with rotation_lock(settings.key_file):
+        result = Cli(cli_env(settings))("keys", "rotate")
+    assert result.exit_code == 1
+    assert "another `strongroom keys rotate` is running" in result.stderr
+    assert settings.key_file.read_bytes() == before
+
+    # Released, the next rotation goes through.
+    assert Cli(cli_env(settings))("keys", "rotate").exit_code == 0
+    assert settings.key_file.read_bytes() != before

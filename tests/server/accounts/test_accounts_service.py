@@ -52,6 +52,19 @@ REFUSED = [
 ]
 
 
+def test_two_different_domains_are_refused(session: Session) -> None:
+    """`CORP\\bob` with --domain HQ names two domains: refused, naming both;
+    the same domain twice is fine."""
+    with pytest.raises(ValidationError, match="'CORP' but --domain says 'HQ'"):
+        accounts.create_user(
+            session, OP, "corp\\bob", password="long-enough-pw-1", domain="hq"
+        )
+    user = accounts.create_user(
+        session, OP, "corp\\bob", password="long-enough-pw-1", domain="Corp"
+    )
+    assert user.qualified_name == "CORP\\bob"
+
+
 def test_bad_users_are_refused_naming_the_field(session: Session) -> None:
     """Duplicates, empty or long names, separators and weak passwords are refused."""
     accounts.create_user(session, OP, "alice", password="long-enough-pw-1")
@@ -111,3 +124,48 @@ def test_unknown_feature_is_refused(session: Session) -> None:
     group = accounts.create_group(session, OP, "G")
     with pytest.raises(ValidationError, match="unknown feature"):
         accounts.grant_feature(session, OP, "teleport", group=group)
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed", "clash"),
+    [("Ärger", "ärger", "ÄRGER"), ("Ölgruppe", "ÖLGRUPPE", "ölgruppe")],
+)
+def test_names_beyond_ascii_are_found_and_unique_ignoring_case(
+    session: Session, stored: str, typed: str, clash: str
+) -> None:
+    """A user or group named with non-ASCII capitals is found again as stored
+    and in another case, and the same name in another case is refused (SQLite
+    folds only ASCII on its own, PostgreSQL every letter)."""
+    user = accounts.create_user(session, OP, stored, password="long-enough-pw-1")
+    group = accounts.create_group(session, OP, stored)
+    for name in (stored, typed):
+        assert accounts.find_user(session, name).id == user.id
+        assert accounts.find_group(session, name).id == group.id
+    with pytest.raises(AlreadyExists):
+        accounts.create_user(session, OP, clash, password="long-enough-pw-1")
+    with pytest.raises(AlreadyExists):
+        accounts.create_group(session, OP, clash)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"display_name": "d" * 201}, "display name"),
+        ({"email": "e" * 255}, "email"),
+        ({"display_name": "Eve\u202eliA"}, "display name"),
+    ],
+)
+def test_long_or_hidden_display_names_and_emails_are_refused(
+    session: Session, values: dict[str, str], field: str
+) -> None:
+    """A display name over 200 or an email over 254 characters (the column
+    widths PostgreSQL enforces) or with control characters names its field."""
+    with pytest.raises(ValidationError) as caught:
+        accounts.create_user(session, OP, "zed", password="long-enough-pw-1", **values)
+    assert caught.value.field == field
+
+
+def test_a_long_group_description_is_refused(session: Session) -> None:
+    """A group description over 255 characters names the field."""
+    with pytest.raises(ValidationError, match="the description is 256 characters"):
+        accounts.create_group(session, OP, "G", description="d" * 256)

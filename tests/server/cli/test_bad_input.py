@@ -1,13 +1,16 @@
 """The issue's "Bad input" section: one line naming the problem and the fix,
 exit 1 (2 for usage), and nothing half-written."""
 
+import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from strongroom.server.core.config import Settings
 from strongroom.server.core.db import Database
+from strongroom.server.core.schema import alembic_config, upgrade
 from tests.server.cli.conftest import Cli, cli_env
 from tests.server.support import row_counts
 
@@ -38,6 +41,8 @@ CASES = [
     # (args, stdin, exit code, words in the message)
     (["list", "add", "Finance/Bank"], None, 1, "already exists"),
     (["folder", "add", "Finance"], None, 1, "already exists"),
+    (["list", "add", "finance/BANK"], None, 1, "as 'Bank' (names are compared"),
+    (["folder", "add", "FINANCE"], None, 1, "as 'Finance'"),
     (["group", "add", "Ops"], None, 1, "already exists"),
     (["user", "add", "alice", "--password-stdin"], "alice-password-2\n", 1, "already"),
     (
@@ -282,4 +287,70 @@ def test_schema_behind_is_refused_with_the_upgrade_command(
         assert row_counts(url) == before
     finally:
         # The PostgreSQL database is shared by the session: put it back.
+        _set_alembic_rows(url, original)
+
+
+def test_db_upgrade_brings_a_schema_behind_up_to_date(
+    prepared: Cli, settings: Settings
+) -> None:
+    """A database really migrated back to 0001 (every later migration's
+    downgrade run) is refused, then `db upgrade` brings it to head and the
+    data written before is all there."""
+    db = Database(settings.resolved_database_url)
+    config = alembic_config(db.url)
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    try:
+        refused = prepared("list", "list")
+        assert refused.exit_code == 1
+        assert "at revision 0001" in refused.stderr
+        assert "strongroom db upgrade" in refused.stderr
+
+        upgraded = prepared("db", "upgrade")
+        assert upgraded.exit_code == 0, upgraded.stderr
+        assert "(was 0001)" in upgraded.stdout
+        listed = prepared("list", "list", "--json")
+        assert [row["path"] for row in json.loads(listed.stdout)] == ["Finance/Bank"]
+        assert prepared("audit", "verify").exit_code == 0
+    finally:
+        upgrade(db)
+        db.dispose()
+
+
+def test_db_upgrade_refuses_a_missing_database_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`db upgrade` pointed at a directory without a database says so instead
+    of making an empty one that other commands would take for an instance."""
+    env = cli_env(settings)
+    missing = tmp_path / "typo"
+    missing.mkdir()
+    env["STRONGROOM_DATA_DIR"] = str(missing)
+    env["STRONGROOM_DATABASE_URL"] = None
+    result = Cli(env)("db", "upgrade")
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr and "--data-dir" in result.stderr
+    assert list(missing.iterdir()) == []
+
+
+def test_a_database_from_a_newer_version_is_refused(
+    prepared: Cli, settings: Settings
+) -> None:
+    """A revision this version does not ship means a newer Strongroom migrated
+    the database: commands and `db upgrade` both say so in one line (upgrading
+    cannot help) and change nothing."""
+    url = settings.resolved_database_url
+    original = _alembic_rows(url)
+    _set_alembic_rows(url, [*original, "9999"])
+    try:
+        before = row_counts(url)
+        for args in (["list", "list"], ["db", "upgrade"]):
+            result = prepared(*args)
+            assert result.exit_code == 1, args
+            assert "revision 9999, which this version" in result.stderr, args
+            assert "newer Strongroom" in result.stderr, args
+        assert row_counts(url) == before
+        assert sorted(_alembic_rows(url)) == sorted([*original, "9999"])
+    finally:
         _set_alembic_rows(url, original)

@@ -61,8 +61,12 @@ def test_folders_and_lists(cli: Cli) -> None:
     result = cli("list", "add", "Finance/Banking/EU/Main", "--description", "bank")
     assert result.exit_code == 0, result.stderr
     assert cli("list", "add", "Top").exit_code == 0
+    # Confirmed as stored: trimmed, in the existing folders' spelling.
+    spelled = cli("list", "add", " finance/banking / Cards ")
+    assert spelled.stdout.strip() == "Password list Finance/Banking/Cards created."
     rows = json.loads(cli("list", "list", "--json").stdout)
     assert [(r["path"], r["records"], r["description"]) for r in rows] == [
+        ("Finance/Banking/Cards", 0, ""),
         ("Finance/Banking/EU/Main", 0, "bank"),
         ("Top", 0, ""),
     ]

@@ -64,6 +64,9 @@ def test_detects_each_format(tmp_path: Path, content: bytes, expected: str) -> N
         (b'{"items": [', MalformedFile, "not valid JSON"),
         (b"<KeePassFile><Root>", MalformedFile, "not well-formed"),
         (b"title\n\xff\xfe\n", MalformedFile, "not valid UTF-8"),
+        (b"", MalformedFile, "the file is empty"),
+        (b" \r\n\n", MalformedFile, "the file is empty"),
+        ("title,username\n".encode("utf-16"), MalformedFile, "UTF-16"),
     ],
 )
 def test_refuses_unknown_or_broken_content(

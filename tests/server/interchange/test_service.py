@@ -153,6 +153,25 @@ def test_an_existing_list_is_merged_into(instance: Instance, session: Session) -
     assert [g.grantee_name for g in vault.grants_on(session, existing)] == ["G"]
 
 
+def test_names_differing_only_in_case_land_in_one_list(
+    instance: Instance, session: Session
+) -> None:
+    """'team' in the file goes into the existing 'Into/Team', and two groups
+    'Email' and 'EMAIL' of one file become one list, as the vault allows no
+    two names that differ only in case."""
+    vault.create_list(session, OP, "Into/Team", create_folders=True)
+    bundle = _bundle(
+        ImportedList((), "team", [_record("a")]),
+        ImportedList(("Web",), "Email", [_record("b")]),
+        ImportedList(("WEB",), "EMAIL", [_record("c")]),
+    )
+    summary = service.import_bundle(session, OP, instance.cipher, bundle, "INTO")
+    assert summary.lists_merged == ("Into/Team",)
+    assert summary.lists_created == ("Into/Web/Email",)
+    assert _titles(session, "Into/Team") == ["a"]
+    assert _titles(session, "into/web/email") == ["b", "c"]
+
+
 def test_a_slash_in_a_name_becomes_a_dash(instance: Instance, session: Session) -> None:
     """A group called 'Web/Email' stays one level, named 'Web-Email', with a
     warning, instead of silently becoming two folders."""
@@ -214,7 +233,7 @@ def test_export_bundle_reads_lists_back_and_is_audited(
     assert [vault.list_path(session, p) for p in lists] == ["F/L", "F/Sub/M"]
     assert len(service.lists_at(session, None)) == 3
     assert [p.name for p in service.lists_at(session, "F/Sub/M")] == ["M"]
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no password list or folder 'Nope'"):
         service.lists_at(session, "Nope")
 
     out = service.export_bundle(session, OP, instance.cipher, lists)

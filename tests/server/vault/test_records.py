@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core import counters
 from strongroom.server.core.errors import AlreadyExists, ValidationError
 from strongroom.server.core.instance import Instance, operator
@@ -87,3 +88,43 @@ def test_names_in_one_folder_are_unique(session: Session) -> None:
     vault.create_list(session, OP, "B/Bank", create_folders=True)
     with pytest.raises(ValidationError, match="limit is 200"):
         vault.create_list(session, OP, "A/" + "n" * 201)
+
+
+def test_names_in_one_folder_are_unique_ignoring_case(session: Session) -> None:
+    """'bank' beside 'Bank' (or 'öl' beside 'Öl') is refused with the stored
+    spelling named, and paths are found whatever their case."""
+    plist = vault.create_list(session, OP, "Äste/Bank", create_folders=True)
+    with pytest.raises(AlreadyExists, match="as 'Bank'"):
+        vault.create_list(session, OP, "äste/BANK")
+    with pytest.raises(AlreadyExists, match="as 'Äste'"):
+        vault.create_folder(session, OP, "ÄSTE")
+    assert vault.find_list(session, "äSTE/bank").id == plist.id
+    assert vault.list_at(session, ["ÄSTE"], "bank") == plist
+    assert vault.list_at(session, ["Nowhere"], "Bank") is None
+
+    # The folder of an existing spelling is reused, not doubled.
+    other = vault.create_list(session, OP, "äste/Cards", create_folders=True)
+    assert other.folder_id == plist.folder_id
+    renamed = vault.create_folder(session, OP, "Other")
+    with pytest.raises(AlreadyExists, match="ignoring case"):
+        vault.rename_folder(session, OP, renamed, "äSTE")
+    vault.rename_folder(session, OP, renamed, "OTHER")
+    assert renamed.name == "OTHER"
+
+
+def test_the_longest_allowed_path_is_stored_and_audited(session: Session) -> None:
+    """A 200-character folder holding a 200-character list is accepted on both
+    databases (PostgreSQL enforces column widths), its audit event names it
+    shortened to the column, and the id still identifies it."""
+    path = "f" * 200 + "/" + "l" * 200
+    plist = vault.create_list(session, OP, path, create_folders=True)
+    session.flush()
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.event_type == "list.created")
+    ).one()
+    assert event.target_id == plist.id
+    assert event.target_name is not None and len(event.target_name) == 300
+    assert (
+        event.target_name.startswith("f" * 200 + "/") and event.target_name[-1] == "…"
+    )
+    assert vault.list_path(session, plist) == path

@@ -21,6 +21,7 @@ from strongroom.server.accounts.models import (
 from strongroom.server.audit import service as audit
 from strongroom.server.core import counters
 from strongroom.server.core.actor import Actor
+from strongroom.server.core.db import folded
 from strongroom.server.core.errors import (
     AlreadyExists,
     NotFound,
@@ -31,6 +32,9 @@ from strongroom.server.core.errors import (
 log = logging.getLogger(__name__)
 
 NAME_MAX = 100
+DISPLAY_NAME_MAX = 200
+EMAIL_MAX = 254
+DESCRIPTION_MAX = 255
 PASSWORD_MIN = 12
 # zxcvbn's scale runs 0-4; 3 means about 10**10 guesses are needed.
 STRENGTH_MIN = 3
@@ -113,6 +117,21 @@ def _check_name(field: str, value: str, limit: int = NAME_MAX) -> str:
     return value
 
 
+def _check_optional(field: str, value: str, limit: int) -> str:
+    # The columns are sized to these limits; PostgreSQL would refuse a longer
+    # value only at the INSERT, as a database error naming no field.
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError(
+            field,
+            f"the {field} is {len(value)} characters; the limit is {limit}",
+            hint=f"shorten the {field}",
+        )
+    if has_control_characters(value):
+        raise ValidationError(field, f"the {field} must not contain control characters")
+    return value
+
+
 def create_user(
     session: Session,
     actor: Actor,
@@ -127,10 +146,21 @@ def create_user(
     """Create an active user; `qualified_name` may be `DOMAIN\\name`."""
     _require_admin(actor)
     parsed_domain, login = split_qualified(qualified_name)
+    if domain and parsed_domain and domain.strip().upper() != parsed_domain:
+        # Silently preferring one would file the account under a domain the
+        # admin did not mean in one of the two places they typed it.
+        raise ValidationError(
+            "domain",
+            f"the name says domain {parsed_domain!r} but --domain says "
+            f"{domain.strip().upper()!r}",
+            hint="give the domain once: DOMAIN\\name or --domain DOMAIN",
+        )
     domain = (domain or parsed_domain).strip().upper()
     login = _check_name("login name", login)
     if domain:
         _check_name("domain", domain)
+    display_name = _check_optional("display name", display_name, DISPLAY_NAME_MAX)
+    email = _check_optional("email", email, EMAIL_MAX)
     check_password_strength(
         "password", password, user_inputs=[login, display_name, email, domain]
     )
@@ -138,7 +168,7 @@ def create_user(
     # impersonation in grant searches and in the audit log.
     if session.scalar(
         select(User.id).where(
-            func.lower(User.login_name) == login.lower(), User.domain == domain
+            folded(User.login_name) == folded(login), User.domain == domain
         )
     ):
         raise AlreadyExists(
@@ -179,7 +209,7 @@ def find_user(session: Session, qualified_name: str) -> User:
     domain, login = split_qualified(qualified_name)
     user = session.scalar(
         select(User).where(
-            func.lower(User.login_name) == login.lower(), User.domain == domain
+            folded(User.login_name) == folded(login), User.domain == domain
         )
     )
     if user is None:
@@ -247,7 +277,8 @@ def create_group(
     """Create a security group with a unique name."""
     _require_admin(actor)
     name = _check_name("group name", name, 200)
-    if session.scalar(select(Group.id).where(func.lower(Group.name) == name.lower())):
+    description = _check_optional("description", description, DESCRIPTION_MAX)
+    if session.scalar(select(Group.id).where(folded(Group.name) == folded(name))):
         raise AlreadyExists(f"a group called {name!r} already exists")
     group = Group(name=name, description=description.strip())
     session.add(group)
@@ -266,7 +297,7 @@ def create_group(
 def find_group(session: Session, name: str) -> Group:
     """Look a group up by name; NotFound names it."""
     group = session.scalar(
-        select(Group).where(func.lower(Group.name) == name.strip().lower())
+        select(Group).where(folded(Group.name) == folded(name.strip()))
     )
     if group is None:
         raise NotFound(

@@ -12,8 +12,9 @@ from strongroom.server.core.db import Base, UTCDateTime
 class AuditEvent(Base):
     """One thing that happened. Rows are never updated or deleted.
 
-    `hash` is SHA-256 over the previous row's hash and this row's content, so
-    altering or removing a row breaks every link after it.
+    `hash` is HMAC-SHA256 (keyed, see the service) over the previous row's
+    hash and this row's content, so altering or removing a row breaks every
+    link after it.
     """
 
     __tablename__ = "audit_events"

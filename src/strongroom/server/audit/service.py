@@ -96,6 +96,19 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
 
 
+# The widths of the name columns (a list's path may be longer: folders and
+# the list itself take 200 characters each).
+NAME_COLUMN_MAX = 300
+
+
+def _fit(text: str | None, limit: int = NAME_COLUMN_MAX) -> str | None:
+    # Names are for people reading the log; the ids beside them identify the
+    # object, so a long path is shortened rather than the change refused.
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -135,13 +148,13 @@ def record(
         event_type=event_type,
         outcome=outcome,
         actor_user_id=actor.user_id,
-        actor_name=actor.name,
+        actor_name=_fit(actor.name) or "",
         platform=actor.platform,
         device_id=actor.device_id,
         source_ip=actor.ip,
         target_type=target_type,
         target_id=target_id,
-        target_name=target_name,
+        target_name=_fit(target_name),
         list_id=list_id,
         record_id=record_id,
         details=details or {},

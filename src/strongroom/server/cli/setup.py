@@ -1,5 +1,7 @@
 """`strongroom init`, `db upgrade` and `keys rotate`."""
 
+from pathlib import Path
+
 import typer
 from sqlalchemy import func, select
 
@@ -7,8 +9,12 @@ from strongroom.server.audit import service as audit
 from strongroom.server.cli.common import STATE, console, done, operation
 from strongroom.server.core.db import Database
 from strongroom.server.core.errors import ConfigurationError
-from strongroom.server.core.instance import initialise
-from strongroom.server.core.keys import InstanceKeyring, rewrap_data_keys
+from strongroom.server.core.instance import initialise, refuse_missing_sqlite_file
+from strongroom.server.core.keys import (
+    InstanceKeyring,
+    rewrap_data_keys,
+    rotation_lock,
+)
 from strongroom.server.core.models import DataKey
 from strongroom.server.core.schema import current_revision, head_revision, upgrade
 
@@ -53,6 +59,9 @@ def init(
 def db_upgrade() -> None:
     """Apply every migration the database lacks (back it up first)."""
     settings = STATE.settings()
+    # Upgrading a file that is not there would make an empty database that
+    # then looks like an instance to every other command.
+    refuse_missing_sqlite_file(settings)
     db = Database(settings.resolved_database_url)
     before = current_revision(db)
     upgrade(db)
@@ -74,14 +83,24 @@ def keys_rotate() -> None:
             "the instance key comes from STRONGROOM_INSTANCE_KEY",
             hint="unset it, rotate with the key file, then set the new key again",
         )
-    keyring = InstanceKeyring.load(settings.key_file)
+    # Refused before the lock is taken: a missing or open key file must not
+    # gain a lock file beside it.
+    InstanceKeyring.load(settings.key_file)
+    with rotation_lock(settings.key_file):
+        count, new_id = _rotate(settings.key_file)
+    done(f"Instance key rotated; {count} data key(s) now under {new_id}.")
+
+
+def _rotate(key_file: Path) -> tuple[int, str]:
+    # Read under the lock, so the file written back holds every key it had.
+    keyring = InstanceKeyring.load(key_file)
     fresh = InstanceKeyring.generate()
     old_ids = set(keyring.keys)
 
     # Step 1: both keys in the file, the new one current.
     keyring.keys[fresh.current_id] = fresh.current
     keyring.current_id = fresh.current_id
-    keyring.save(settings.key_file)
+    keyring.save(key_file)
 
     # Step 2: re-wrap in one transaction.
     with operation() as (_instance, session, actor):
@@ -98,8 +117,8 @@ def keys_rotate() -> None:
     # Step 3: the old keys wrap nothing any more.
     for old in old_ids:
         keyring.keys.pop(old, None)
-    keyring.save(settings.key_file)
-    done(f"Instance key rotated; {count} data key(s) now under {fresh.current_id}.")
+    keyring.save(key_file)
+    return count, fresh.current_id
 
 
 @keys_app.command("status")

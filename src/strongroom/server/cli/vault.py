@@ -108,8 +108,9 @@ def folder_add(
             # Only the parents may exist already: `exist_ok` on the whole path
             # would hide that the folder itself was there.
             vault.create_folder(session, actor, "/".join(parts[:-1]), exist_ok=True)
-        vault.create_folder(session, actor, path, exist_ok=False)
-    done(f"Folder {path} created.")
+        folder = vault.create_folder(session, actor, path, exist_ok=False)
+        created = "/".join(vault.folder_path(session, folder.id))
+    done(f"Folder {created} created.")
 
 
 @list_app.command("add")
@@ -122,14 +123,16 @@ def list_add(
 ) -> None:
     """Create a password list."""
     with operation() as (_instance, session, actor):
-        vault.create_list(
+        plist = vault.create_list(
             session,
             actor,
             path,
             description=description,
             create_folders=create_folders,
         )
-    done(f"Password list {path} created.")
+        # As stored: spaces trimmed, existing folders in their own spelling.
+        created = vault.list_path(session, plist)
+    done(f"Password list {created} created.")
 
 
 @list_app.command("list")

@@ -11,10 +11,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from strongroom.server.core.errors import ServiceUnavailable
@@ -84,11 +95,51 @@ def normalise_url(url: str) -> str:
     return url
 
 
+SQLITE_LOWER = "strongroom_lower"
+
+
+class folded(FunctionElement[str]):
+    """`lower(x)` that folds every letter on both databases, for comparing
+    names ignoring case.
+
+    SQLite's own lower() folds ASCII letters only while PostgreSQL's folds
+    them all, so a user called "Ärger" could be created on SQLite and then
+    never be found again by a lookup that lowers both sides differently. On
+    SQLite this calls a function of Python's own folding instead. SQLite's
+    built-in lower() is left alone: the lower(...) indexes were built with it,
+    and replacing it would make them disagree with their rows.
+    """
+
+    type = String()
+    name = "folded"
+    inherit_cache = True
+
+
+@compiles(folded)
+def _folded_default(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "sqlite")
+def _folded_sqlite(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+def _unicode_lower(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace").lower()
+    return str(value).lower()
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
+        # See `folded`: SQLite's own lower() folds ASCII letters only.
+        dbapi_conn.create_function(SQLITE_LOWER, 1, _unicode_lower, deterministic=True)
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -10,7 +10,8 @@
      │    └── LockedOut             too many failures; carries seconds until retry (429)
      ├── ConfigurationError         the installation is not set up right
      │    ├── MissingInstanceKey    the data directory has no instance key
-     │    └── SchemaBehind          the database needs `strongroom db upgrade`
+     │    ├── SchemaBehind          the database needs `strongroom db upgrade`
+     │    └── SchemaAhead           a newer Strongroom migrated the database
      └── ServiceUnavailable         the database or a dependency does not answer (503)
 
 The web, App Server and CLI each have one handler that turns these into words.
@@ -107,6 +108,12 @@ class SchemaBehind(ConfigurationError):
     """The database schema is older than this version of Strongroom."""
 
     code = "schema_behind"
+
+
+class SchemaAhead(ConfigurationError):
+    """The database was migrated by a newer version of Strongroom."""
+
+    code = "schema_ahead"
 
 
 class ServiceUnavailable(StrongroomError):

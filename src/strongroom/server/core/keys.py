@@ -12,11 +12,14 @@ names the row and field it belongs to, so ciphertexts cannot be swapped.
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import json
 import logging
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,6 +217,29 @@ def create_data_key(session: Session, keyring: InstanceKeyring) -> DataKey:
     session.flush()
     log.info("data_key_created data_key_id=%s", row.id)
     return row
+
+
+@contextmanager
+def rotation_lock(key_file: Path) -> Iterator[None]:
+    """Hold the instance key file's rotation lock, or refuse at once.
+
+    Two rotations at the same time could each write the key file from their
+    own copy: one would drop the key the other re-wrapped every data key
+    under, and no secret could be read again.
+    """
+    lock_path = key_file.with_name(key_file.name + ".lock")
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigurationError(
+                "another `strongroom keys rotate` is running on this data directory",
+                hint="wait for it to finish, then check `strongroom keys status`",
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def rewrap_data_keys(

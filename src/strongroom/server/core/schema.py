@@ -1,5 +1,6 @@
 """Bringing the database schema up to date, and refusing to run when it is behind."""
 
+import functools
 import logging
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from strongroom.server.core.db import Database
-from strongroom.server.core.errors import SchemaBehind
+from strongroom.server.core.errors import SchemaAhead, SchemaBehind
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,27 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every migration this version of Strongroom ships (read once)."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def _refuse_unknown(current: set[str]) -> None:
+    unknown = current - known_revisions()
+    if unknown:
+        # Upgrading cannot help and downgrading needs the newer code's
+        # migrations: only that version (or a backup) can run this database.
+        raise SchemaAhead(
+            f"the database schema is at revision {', '.join(sorted(unknown))}, "
+            "which this version of Strongroom does not know: a newer version "
+            "migrated it",
+            hint="run the newer Strongroom on it, or restore the backup made "
+            "before that upgrade",
+        )
 
 
 def head_revisions() -> set[str]:
@@ -48,6 +70,7 @@ def current_revision(db: Database) -> str | None:
 
 def upgrade(db: Database) -> None:
     """Apply every migration the database lacks."""
+    _refuse_unknown(current_revisions(db))
     config = alembic_config(db.url)
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
@@ -58,6 +81,7 @@ def upgrade(db: Database) -> None:
 def ensure_current(db: Database) -> None:
     """Raise SchemaBehind unless the database is at this version's head."""
     current = current_revisions(db)
+    _refuse_unknown(current)
     if current != head_revisions():
         state = f"at revision {current_revision(db)}" if current else "empty"
         raise SchemaBehind(

@@ -34,6 +34,7 @@ from strongroom.server.interchange.formats.strongroom_json import (
 logger = logging.getLogger(__name__)
 
 ZIP_SIGNATURE = b"PK\x03\x04"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _KNOWN_HEADERS = frozenset().union(*ROLE_ALIASES.values())
 
 
@@ -60,6 +61,17 @@ def detect_format(path: Path) -> str:
 
 def detect_from_bytes(data: bytes) -> str:
     """Return the format name of a file's content (see detect_format)."""
+    if not data.strip():
+        raise MalformedFile(
+            "the file is empty", hint="export the data again and import that file"
+        )
+    if data.startswith(UTF16_BOMS):
+        # Excel's "Unicode text" and some Windows tools write UTF-16, whose
+        # zero bytes would otherwise read as "binary data".
+        raise MalformedFile(
+            "the file is UTF-16 text; Strongroom reads UTF-8",
+            hint="save it again as CSV UTF-8 (comma-separated) and import that",
+        )
     if kdbx_version(data[:12]) is not None:
         return "kdbx"
     if data.startswith(ZIP_SIGNATURE):

@@ -8,11 +8,12 @@ with it.
 
 Where the bundle's lists land: each list goes to ``INTO/<its folder path>/
 <its name>``; missing folders are created. A list that already exists at that
-path is merged into: the imported records are added to it and it keeps its
-permissions (this is how a file is imported into a list an admin prepared,
-Passwordstate-style). Nothing is deduplicated, so importing the same file
-twice doubles its records; the summary says how many lists were merged and a
-warning names each record whose title the list already held.
+path (names compared ignoring case) is merged into: the imported records are
+added to it and it keeps its permissions (this is how a file is imported into
+a list an admin prepared, Passwordstate-style). Nothing is deduplicated, so
+importing the same file twice doubles its records; the summary says how many
+lists were merged and a warning names each record whose title the list already
+held.
 
 A '/' inside a KeePass group or Bitwarden folder name would split it into two
 levels here, so it is replaced by '-' (with a warning).
@@ -124,7 +125,8 @@ def import_bundle(
     count = 0
     for target in targets:
         plist = target.existing or _create_list(session, actor, target)
-        (merged if target.existing else created).append(target.path)
+        # Named as stored: "team" in the file may have merged into "Team".
+        (merged if target.existing else created).append(vault.list_path(session, plist))
         for data in target.records:
             # One `interchange.imported` event stands for every record below.
             vault.create_record(session, actor, cipher, plist, data, audit_event=False)
@@ -177,11 +179,10 @@ def _plan(
         name = _clean_segment(
             "list name", imported.name, LIST_NAME_MAX, where, warnings
         )
-        key = (tuple(folders), name)
+        # Names ignore case in the vault, so "Email" and "email" are one list.
+        key = (tuple(part.lower() for part in folders), name.lower())
         if key not in targets:
-            targets[key] = _Target(
-                folders, name, _existing_list(session, folders, name)
-            )
+            targets[key] = _Target(folders, name, vault.list_at(session, folders, name))
         target = targets[key]
         _check_access(session, actor, target)
         target.records.extend(_record_input(record) for record in imported.records)
@@ -213,31 +214,6 @@ def _clean_segment(
             hint="shorten it in the file (or the --into path) and import again",
         )
     return name
-
-
-def _existing_list(
-    session: Session, folders: list[str], name: str
-) -> PasswordList | None:
-    parent: Folder | None = None
-    for part in folders:
-        parent_clause = (
-            Folder.parent_id.is_(None)
-            if parent is None
-            else Folder.parent_id == parent.id
-        )
-        parent = session.scalar(
-            select(Folder).where(parent_clause, Folder.name == part)
-        )
-        if parent is None:
-            return None
-    list_clause = (
-        PasswordList.folder_id.is_(None)
-        if parent is None
-        else PasswordList.folder_id == parent.id
-    )
-    return session.scalar(
-        select(PasswordList).where(list_clause, PasswordList.name == name)
-    )
 
 
 def _check_access(session: Session, actor: Actor, target: _Target) -> None:
@@ -322,7 +298,14 @@ def lists_at(session: Session, path: str | None) -> list[PasswordList]:
         return [vault.find_list(session, path)]
     except NotFound:
         pass
-    folder = vault.find_folder(session, path)
+    try:
+        folder = vault.find_folder(session, path)
+    except NotFound:
+        # Either was asked for, so the refusal names both.
+        raise NotFound(
+            f"there is no password list or folder {path!r}",
+            hint="`strongroom list list` shows the lists and their folders",
+        ) from None
     if folder is None:  # an empty path was handled above
         return _ordered(session, select(PasswordList))
     subtree = _subtree(session, folder.id)

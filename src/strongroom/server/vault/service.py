@@ -27,7 +27,7 @@ from strongroom.server.accounts.service import (
 from strongroom.server.audit import service as audit
 from strongroom.server.core import counters
 from strongroom.server.core.actor import Actor
-from strongroom.server.core.db import utcnow
+from strongroom.server.core.db import folded, utcnow
 from strongroom.server.core.errors import (
     AlreadyExists,
     NotFound,
@@ -95,6 +95,23 @@ def _check_segment(field_name: str, name: str, limit: int) -> str:
     return name
 
 
+# Folder and list names, like user and group names, are unique in their folder
+# regardless of case: "Bank" beside "bank" reads as one list in the web UI and
+# a grant meant for one would land on the other. Lookups ignore case too (an
+# exact match wins where older data holds both spellings).
+# TODO: the rule is checked here only; no unique index backs it, so two
+# PostgreSQL transactions creating the same name at the same moment can both
+# succeed (SQLite's single writer cannot). It needs a migration adding unique
+# indexes on (parent, lower(name)) that treat the top level as one parent.
+
+
+def _as_spelled(stored: str, asked: str) -> str:
+    """The clause that explains a clash only in letter case."""
+    if stored == asked:
+        return ""
+    return f" as {stored!r} (names are compared ignoring case)"
+
+
 def split_path(path: str) -> list[str]:
     """Split `A/B/C` into its parts, ignoring empty ones."""
     return [part.strip() for part in path.split(PATH_SEPARATOR) if part.strip()]
@@ -106,7 +123,12 @@ def _child_folder(session: Session, parent_id: str | None, name: str) -> Folder 
         if parent_id is None
         else Folder.parent_id == parent_id
     )
-    return session.scalar(select(Folder).where(parent, Folder.name == name))
+    return session.scalar(
+        select(Folder)
+        .where(parent, folded(Folder.name) == folded(name))
+        .order_by((Folder.name == name).desc())
+        .limit(1)
+    )
 
 
 def find_folder(session: Session, path: str) -> Folder | None:
@@ -149,7 +171,10 @@ def create_folder(
         existing = _child_folder(session, parent.id if parent else None, name)
         last = depth == len(parts) - 1
         if existing is not None and last and not exist_ok:
-            raise AlreadyExists(f"a folder {path!r} already exists")
+            raise AlreadyExists(
+                f"a folder {path!r} already exists{_as_spelled(existing.name, name)}",
+                hint="choose another name",
+            )
         if existing is None:
             if not last and not exist_ok:
                 raise NotFound(
@@ -184,7 +209,10 @@ def rename_folder(session: Session, actor: Actor, folder: Folder, name: str) -> 
     name = _check_segment("folder name", name, FOLDER_NAME_MAX)
     clash = _child_folder(session, folder.parent_id, name)
     if clash is not None and clash.id != folder.id:
-        raise AlreadyExists(f"a folder called {name!r} is already there")
+        raise AlreadyExists(
+            f"a folder called {name!r} is already there{_as_spelled(clash.name, name)}",
+            hint="choose another name",
+        )
     old = folder.name
     folder.name = name
     folder.version = counters.bump(session, counters.RECORDS)
@@ -237,7 +265,12 @@ def _list_in(session: Session, folder_id: str | None, name: str) -> PasswordList
         if folder_id is None
         else PasswordList.folder_id == folder_id
     )
-    return session.scalar(select(PasswordList).where(where, PasswordList.name == name))
+    return session.scalar(
+        select(PasswordList)
+        .where(where, folded(PasswordList.name) == folded(name))
+        .order_by((PasswordList.name == name).desc())
+        .limit(1)
+    )
 
 
 def find_list(session: Session, path: str) -> PasswordList:
@@ -265,6 +298,17 @@ def find_list(session: Session, path: str) -> PasswordList:
             hint="`strongroom list list` shows the lists",
         )
     return found
+
+
+def list_at(session: Session, folders: Sequence[str], name: str) -> PasswordList | None:
+    """The list `name` inside the folder path `folders`, or None when either
+    is missing (names compared ignoring case, as everywhere)."""
+    parent: Folder | None = None
+    for part in folders:
+        parent = _child_folder(session, parent.id if parent else None, part)
+        if parent is None:
+            return None
+    return _list_in(session, parent.id if parent else None, name)
 
 
 def get_list(session: Session, list_id: str) -> PasswordList:
@@ -303,9 +347,11 @@ def create_list(
             if create_folders
             else find_folder(session, folder_part)
         )
-    if _list_in(session, folder.id if folder else None, name) is not None:
+    existing = _list_in(session, folder.id if folder else None, name)
+    if existing is not None:
         raise AlreadyExists(
-            f"a password list {path!r} already exists",
+            f"a password list {path!r} already exists"
+            f"{_as_spelled(existing.name, name)}",
             hint="choose another name or folder",
         )
     plist = PasswordList(

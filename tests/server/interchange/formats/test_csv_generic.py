@@ -305,7 +305,18 @@ def test_every_vendor_sample_imports(realdata: Path, name: str) -> None:
         ("lastpassCsv__01-should-parse-expiration-date.csv", 1),
         ("mykiCsv__UserIdCard__userIdCardData.csv", 14),
         ("nordpassCsv__nordpass.login.csv", 1),
+        ("nordpassCsv__nordpass.card.csv", 1),
+        ("nordpassCsv__nordpass.identity.csv", 1),
+        ("nordpassCsv__nordpass.secureNote.csv", 1),
         ("firefoxCsv__firefoxAccountsData.csv", 1),
+        ("firefoxCsv__simplePasswordData.csv", 1),
+        ("dashlaneCsv__credentials__credentialsData.csv", 1),
+        ("dashlaneCsv__id__identityData.csv", 5),
+        ("dashlaneCsv__payments__paymentsData.csv", 2),
+        ("dashlaneCsv__securenotes__secureNoteData.csv", 1),
+        ("dashlaneCsv__multiplePersonalInfo__multiplePersonalInfoData.csv", 6),
+        ("safariCsv__simplePasswordData.csv", 1),
+        ("safariCsv__oldSimplePasswordData.csv", 1),
     ],
 )
 def test_vendor_sample_counts(realdata: Path, name: str, count: int) -> None:
@@ -378,3 +389,27 @@ def test_nordpass_login_folder(realdata: Path) -> None:
     bundle = read_file(realdata / "bitwarden-jslib/nordpassCsv__nordpass.login.csv")
     assert [lst.name for lst in bundle.lists] == ["SomeFolderForVaultItem"]
     assert only_record(bundle).password == "someStrongPassword"
+
+
+@pytest.mark.realdata
+def test_nordpass_folder_rows_are_not_records(realdata: Path) -> None:
+    """NordPass's row naming the folder 'notesFolder' is skipped with a
+    warning; the one note lands in that folder's list, as its own tests say."""
+    bundle = read_file(
+        realdata / "bitwarden-jslib/nordpassCsv__nordpass.secureNote.csv"
+    )
+    record = only_record(bundle)
+    assert (record.title, record.notes) == (
+        "MySuperSecureNoteTitle",
+        "MySuperSecureNote",
+    )
+    assert [lst.name for lst in bundle.lists] == ["notesFolder"]
+    assert any("row 2: skipped 'notesFolder'" in w for w in bundle.warnings)
+
+
+def test_a_lone_name_is_a_record_unless_it_is_a_folder(tmp_path: Path) -> None:
+    """A row with only a title stays a record; it is skipped only when other
+    rows are in a folder of that name."""
+    content = "name,password,folder\nWork,,\nHome,,\nmail,pw,Work\n"
+    bundle = read_file(write(tmp_path, content))
+    assert sorted(r.title for r in bundle.records()) == ["Home", "mail"]

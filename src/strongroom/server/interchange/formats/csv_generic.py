@@ -35,7 +35,9 @@ list ``C`` inside folders ``A`` then ``B``. When the file has both a folder and
 a list column, the folder column is the whole folder path and the list column
 the list name. Without either, every record goes to one top-level list named
 after the file. Rows are numbered as a spreadsheet shows them: the header is
-row 1. Firefox's own sync credential (a ``chrome://`` URL) is skipped.
+row 1. Firefox's own sync credential (a ``chrome://`` URL) is skipped, and so
+is a row holding nothing but a name that is the folder of other rows (NordPass
+writes one for each folder).
 """
 
 from __future__ import annotations
@@ -339,6 +341,18 @@ def placement(
     return place_in_list(split_path(folder or list_name), default_name)
 
 
+def is_folder_row(row: CsvRow, folders: set[str]) -> bool:
+    """True for a row that only names a folder other rows are in.
+
+    NordPass writes each folder as a row of its own holding nothing but the
+    folder's name in its name column; importing it would add an empty record
+    beside the folder's real contents.
+    """
+    title = row.roles.get("title", "").strip()
+    others = [v for role, v in row.roles.items() if role != "title" and v.strip()]
+    return bool(title) and title in folders and not others and not row.generic
+
+
 def read_csv(path: Path) -> ImportBundle:
     """Read a generic CSV export (see the module docstring for the rules)."""
     table = read_table(path)
@@ -346,12 +360,19 @@ def read_csv(path: Path) -> ImportBundle:
     bundle = ImportBundle(source_format=FORMAT, lists=[], warnings=table.warnings)
     collector = ListCollector()
     default_name = default_list_name(path, "CSV import")
-    for number, cells in table.rows:
-        row = split_row(number, cells, columns)
+    rows = [split_row(number, cells, columns) for number, cells in table.rows]
+    folders = {row.roles.get("folder", "").strip() for row in rows} - {""}
+    for row in rows:
         if is_browser_internal(row):
             bundle.warnings.append(
                 f"{row.ref}: skipped a browser-internal entry "
                 f"({row.roles['url'].strip()[:40]}), which is not a website login"
+            )
+            continue
+        if is_folder_row(row, folders):
+            bundle.warnings.append(
+                f"{row.ref}: skipped {row.roles['title'].strip()!r}, which only "
+                "names the folder of other rows"
             )
             continue
         check_width(row, len(columns))
