@@ -179,7 +179,9 @@ def test_nul_in_an_address_is_not_found(
                 continue
             url = re.sub(r"\{\w+\}", "%00", path)
             data = {"csrf_token": token, "confirm": "yes", "value": "yes"}
-            response = admin.request(method, url, data=data if method == "POST" else None)
+            response = admin.request(
+                method, url, data=data if method == "POST" else None
+            )
             assert response.status_code == 404, (method, path)
             assert "There is no page at this address" in response.text
             checked += 1
