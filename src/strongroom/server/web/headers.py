@@ -129,14 +129,16 @@ class RefuseNulPaths:
     Why: no id, name or page address contains NUL, and PostgreSQL refuses it
     in any text it is asked to compare, so `/lists/%00` would otherwise reach
     the database and fail there. Ids come from path segments everywhere, so
-    one check here covers every page and API route.
+    one check here covers every page. The REST API checks its ids itself and
+    answers 422 naming the parameter, so /api/ is left to it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and "\x00" in str(scope.get("path", "")):
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and "\x00" in path and not path.startswith("/api/"):
             # Late import, for the same reason as in _too_large.
             from strongroom.server.web.handlers import error_page
 
