@@ -34,7 +34,7 @@ from strongroom.server.settings import service as settings
 from strongroom.server.vault import service as vault
 from strongroom.server.web.app import create_web_app
 from tests.conftest import ADMIN_PASSWORD, IN_CI
-from tests.server.web.conftest import USER_PASSWORD
+from tests.server.web.conftest import USER_PASSWORD, events
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -163,7 +163,10 @@ def test_admin_and_user_flows_end_to_end(
     web, _app_server = servers
     base = web.url
     ids = _org(instance)
-    context = browser.new_context(ignore_https_errors=True, viewport=DESKTOP)  # type: ignore[attr-defined]
+    context = browser.new_context(  # type: ignore[attr-defined]
+        ignore_https_errors=True, viewport=DESKTOP
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -211,6 +214,19 @@ def test_admin_and_user_flows_end_to_end(
     expect(page.locator("#value-password")).to_have_text("w3b-one-pass")
     assert page.url.endswith(f"/records/{ids['web1']}")
     assert re.fullmatch(r"\d{3} \d{3}", page.inner_text("#otp-code"))
+
+    # The countdown runs; Copy puts the password on the clipboard (audited).
+    left = page.inner_text("#otp-remaining")
+    expect(page.locator("#otp-remaining")).not_to_have_text(left, timeout=3000)
+    page.click("form[data-field=password] button")
+    expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == "w3b-one-pass"
+    assert events(instance, "record.copied")[-1].record_id == ids["web1"]
+
+    # The record form's Generate button fills the password field in place.
+    page.goto(f"{base}/lists/{ids['list']}/records/new")
+    page.click("button.js-generate")
+    expect(page.locator("#f-password")).to_have_value(re.compile(r"^.{20}$"))
 
     # The user sets a master password; the QR code pairs a real device.
     user_context = browser.new_context(ignore_https_errors=True, viewport=DESKTOP)  # type: ignore[attr-defined]
