@@ -207,6 +207,12 @@ def test_admin_and_user_flows_end_to_end(
     page.goto(f"{base}/lists/{ids['list']}/permissions")
     assert _mobile_state(page, "Mobile staff") == "yes"
 
+    # The list page searches as one types (htmx swaps the records in place).
+    page.goto(f"{base}/lists/{ids['list']}")
+    page.fill("#f-q", "web")
+    expect(page.locator(".record-count")).to_have_text("1 record matching “web”")
+    assert page.url.endswith("q=web&sort=title&dir=asc")
+
     # The record page's script reveals in place (no page load): CSP lets it run.
     page.goto(f"{base}/records/{ids['web1']}")
     assert page.inner_text("#value-password").startswith("•")
