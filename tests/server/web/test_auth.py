@@ -1,6 +1,8 @@
 """Sign-in, sessions, lockout, TOTP and sign-out in the browser UI."""
 
 import datetime
+import html
+import re
 from collections.abc import Callable
 
 import pyotp
@@ -246,6 +248,37 @@ def test_totp_second_factor(
     )
     assert again.status_code == 401
     assert "already used" in again.text
+
+
+def test_second_factor_keeps_the_page_asked_for(
+    make_client: Callable[..., TestClient], instance: Instance
+) -> None:
+    """A page asked for before signing in (query string and all) is where the
+    right code leads, past the password and the code pages."""
+    secret = _enable_totp(instance, "admin")
+    client = make_client()
+    asked = client.get("/admin/audit?platform=web&event_type=auth.login")
+    next_path = asked.url.params["next"]
+    password = client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "next": next_path,
+            "csrf_token": csrf_of(asked.text),
+        },
+    )
+    assert password.url.path == "/login/second-factor"
+    action = re.search(r'<form method="post" action="([^"]+)"', password.text)
+    assert action and action.group(1).startswith("/login/second-factor?next=")
+    right = client.post(
+        html.unescape(action.group(1)),
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_of(password.text)},
+        follow_redirects=False,
+    )
+    assert (
+        right.headers["location"] == "/admin/audit?platform=web&event_type=auth.login"
+    )
 
 
 def test_totp_enrolment_in_preferences(admin: TestClient, instance: Instance) -> None:
