@@ -159,6 +159,37 @@ def test_expired_session_redirects_to_sign_in(
         assert session.query(WebSession).count() == 0
 
 
+def test_background_refresh_does_not_keep_a_session_alive(
+    alice: TestClient, sample: Sample, instance: Instance
+) -> None:
+    """The one-time code's timed refresh (flagged as background) is answered
+    but does not count as activity, so a tab left open still idles out; a
+    page the person opens does count."""
+    url = f"/records/{sample.record_id}/otp"
+    background = {"Accept": "application/json", "X-Strongroom-Background": "1"}
+
+    def idle_for(minutes: int) -> None:
+        past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=minutes)
+        with instance.db.session() as session:
+            session.execute(update(WebSession).values(last_seen_at=past))
+
+    def last_seen() -> datetime.datetime:
+        with instance.db.session() as session:
+            return session.query(WebSession).one().last_seen_at
+
+    idle_for(20)
+    before = last_seen()
+    assert alice.get(url, headers=background).status_code == 200
+    assert last_seen() == before
+    assert alice.get(url).status_code == 200
+    assert last_seen() > before
+
+    idle_for(31)
+    gone = alice.get(url, headers=background)
+    assert gone.status_code == 401
+    assert gone.json()["error"]["code"] == "login_required"
+
+
 def test_next_page_is_kept_but_only_local(
     make_client: Callable[..., TestClient],
 ) -> None:

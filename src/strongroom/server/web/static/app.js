@@ -91,10 +91,17 @@
     var codeEl = document.getElementById("otp-code");
     var progress = document.getElementById("otp-progress");
     var label = document.getElementById("otp-remaining");
+    // The refresh says it is a background one, so an open tab does not keep
+    // the session from idling out; once the session has ended, the page
+    // reloads and shows the sign-in page instead of a stale code.
     var refresh = function () {
       fetch("/records/" + otp.getAttribute("data-record") + "/otp", {
-        credentials: "same-origin", headers: { "Accept": "application/json" }
-      }).then(function (r) { return r.json(); }).then(function (data) {
+        credentials: "same-origin",
+        headers: { "Accept": "application/json", "X-Strongroom-Background": "1" }
+      }).then(function (r) {
+        if (r.status === 401) { window.location.reload(); }
+        return r.json();
+      }).then(function (data) {
         if (data.code) {
           var half = Math.floor(data.code.length / 2);
           codeEl.textContent = data.code.slice(0, half) + " " + data.code.slice(half);
