@@ -453,7 +453,7 @@ def test_bulk_mobile_access_confirms_the_count_then_applies(
 def _log(client: TestClient, **params: str) -> str:
     """The audit table's body for these filters (without the filter menus)."""
     html = client.get("/admin/audit", params=params).text
-    return html.split('<table class="striped audit-log">')[1].split("</table>")[0]
+    return html.split('<table class="striped audit-log stack">')[1].split("</table>")[0]
 
 
 def test_audit_filters_pages_exports_and_verifies(
