@@ -93,13 +93,16 @@
     var label = document.getElementById("otp-remaining");
     // The refresh says it is a background one, so an open tab does not keep
     // the session from idling out; once the session has ended, the page
-    // reloads and shows the sign-in page instead of a stale code.
+    // goes to the sign-in page (saying why) instead of showing a stale code.
     var refresh = function () {
       fetch("/records/" + otp.getAttribute("data-record") + "/otp", {
         credentials: "same-origin",
         headers: { "Accept": "application/json", "X-Strongroom-Background": "1" }
       }).then(function (r) {
-        if (r.status === 401) { window.location.reload(); }
+        if (r.status === 401) {
+          window.location.assign("/login?expired=1&next=" +
+            encodeURIComponent(window.location.pathname));
+        }
         return r.json();
       }).then(function (data) {
         if (data.code) {
