@@ -655,6 +655,10 @@ def _tab_to(page: object, selector: str, limit: int = 60) -> None:
     raise AssertionError(f"{selector} cannot be reached with Tab")
 
 
+NO_CLIPBOARD = """Object.defineProperty(navigator, 'clipboard', {
+  value: { writeText: () => Promise.reject(new Error('denied')) }
+});"""
+
 # Whether an element draws a focus ring: an outline, or a box-shadow with a
 # visible colour and a spread (Pico's way of marking the focus).
 RING = """s => {
@@ -679,8 +683,9 @@ def test_keyboard_alone_does_the_main_jobs(
     instance: Instance,
 ) -> None:
     """With Tab, typing and Enter only, an admin signs in, opens a record,
-    reveals it and switches a permission's Mobile Access; the element with the
-    focus is always visibly marked."""
+    reveals it, copies it (the browser refusing the clipboard, the value is
+    shown selected) and switches a permission's Mobile Access; the element
+    with the focus is always visibly marked."""
     from playwright.sync_api import expect
 
     web, _app_server = servers
@@ -690,6 +695,8 @@ def test_keyboard_alone_does_the_main_jobs(
     context = browser.new_context(  # type: ignore[attr-defined]
         ignore_https_errors=True, viewport=DESKTOP, reduced_motion="reduce"
     )
+    # A browser that refuses clipboard access (as one may, per site).
+    context.add_init_script(NO_CLIPBOARD)
     page = context.new_page()
 
     page.goto(f"{base}/login")
@@ -713,6 +720,14 @@ def test_keyboard_alone_does_the_main_jobs(
     assert not page.evaluate(RING, "a[href$='/edit']"), "a ring without focus"
     page.keyboard.press("Enter")
     expect(page.locator("#value-password")).to_have_text("w3b-one-pass")
+
+    # Copy without clipboard access shows the value selected, audited once.
+    copied = len(events(instance, "record.copied"))
+    _tab_to(page, "form[data-field=password] button")
+    page.keyboard.press("Enter")
+    expect(page.locator("#copied-value")).to_have_value("w3b-one-pass")
+    assert page.evaluate("document.activeElement.id") == "copied-value"
+    assert len(events(instance, "record.copied")) == copied + 1
 
     page.goto(f"{base}/lists/{ids['list']}/permissions")
     _tab_to(page, "td.mobile-cell button")
