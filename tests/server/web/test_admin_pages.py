@@ -1,10 +1,14 @@
 """Administration pages: users, groups, feature access, settings (pin and
 pairing secret), bulk Mobile Access, auditing and mobile diagnostics."""
 
+import contextlib
 import csv
+import datetime
 import io
 import re
 import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -12,9 +16,10 @@ from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from strongroom.crypto.certificates import make_self_signed
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import FEATURE_MOBILE
-from strongroom.server.appserver.runner import run_in_thread
+from strongroom.server.appserver.runner import RunningServer, run_in_thread
 from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.db import utcnow
 from strongroom.server.core.instance import InitResult, Instance
@@ -27,6 +32,7 @@ from strongroom.server.mobile.models import (
 from strongroom.server.settings import service as settings
 from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import Level, Permission
+from strongroom.server.web.routes import admin_mobile
 from tests.server.web.conftest import (
     USER_PASSWORD,
     Sample,
@@ -326,6 +332,63 @@ def test_pin_query_names_failures_and_stores_the_live_pin(
         assert settings.get(session, "app_server_pin") == initialised.pin
 
 
+def _tls_server(tmp_path: Path, names: list[str], **validity: Any) -> RunningServer:
+    """An HTTPS server on 127.0.0.1 presenting a certificate for `names`."""
+    pair = make_self_signed(names, **validity)
+    cert, key = tmp_path / "other.crt", tmp_path / "other.key"
+    cert.write_bytes(pair.cert_pem)
+    key.write_bytes(pair.key_pem)
+    tiny = FastAPI()
+    tiny.get("/")(lambda: PlainTextResponse("Status OK"))
+    return run_in_thread(tiny, tls_cert=cert, tls_key=key)
+
+
+@pytest.mark.parametrize("kind", ["timeout", "tls", "name_mismatch", "expired"])
+def test_pin_query_names_every_other_failure(
+    admin: TestClient,
+    instance: Instance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    """Query against a server that never answers, one that speaks no TLS, a
+    certificate for another name and an expired one: the message next to the
+    pin names the failure, and no pin is stored."""
+    monkeypatch.setattr(admin_mobile, "PIN_QUERY_TIMEOUT", 1.0)
+    with instance.db.session() as session:
+        pin_before = settings.get(session, "app_server_pin")
+    with contextlib.ExitStack() as stack:
+        if kind == "timeout":
+            silent = stack.enter_context(socket.socket())
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(8)  # accepts TCP, never says a word of TLS
+            url = f"https://127.0.0.1:{silent.getsockname()[1]}"
+        elif kind == "tls":
+            plain = FastAPI()
+            server = run_in_thread(plain)
+            stack.callback(server.stop)
+            url = server.url.replace("http://", "https://")
+        elif kind == "name_mismatch":
+            server = _tls_server(tmp_path, ["vault.example.com"])
+            stack.callback(server.stop)
+            url = server.url
+        else:
+            start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=30)
+            server = _tls_server(tmp_path, ["127.0.0.1"], not_before=start, days=29)
+            stack.callback(server.stop)
+            url = server.url
+        page = admin.get("/admin/settings").text
+        answer = admin.post(
+            "/admin/settings/pin/query",
+            data={"csrf_token": csrf_of(page), "app_server_url": url},
+        )
+    assert answer.status_code == 422
+    label = admin_mobile.PROBE_KINDS[kind]
+    assert f"Query failed ({label})" in field_error(answer.text, "app_server_pin")
+    with instance.db.session() as session:
+        assert settings.get(session, "app_server_pin") == pin_before
+
+
 def test_generate_new_pairing_secret(admin: TestClient, instance: Instance) -> None:
     """The confirmation page warns; confirming makes a new secret generation."""
     with instance.db.session() as session:
@@ -390,7 +453,7 @@ def test_bulk_mobile_access_confirms_the_count_then_applies(
 def _log(client: TestClient, **params: str) -> str:
     """The audit table's body for these filters (without the filter menus)."""
     html = client.get("/admin/audit", params=params).text
-    return html.split('<table class="striped audit-log">')[1].split("</table>")[0]
+    return html.split('<table class="striped audit-log stack">')[1].split("</table>")[0]
 
 
 def test_audit_filters_pages_exports_and_verifies(

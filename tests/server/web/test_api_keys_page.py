@@ -24,7 +24,7 @@ def _rows(page: str) -> dict[str, str]:
     return {
         m.group(2): m.group(0)
         for m in re.finditer(
-            r'<tr id="key-([^"]+)">\s*<td>([^<]+)<.*?</tr>', page, re.S
+            r'<tr id="key-([^"]+)">\s*<td[^>]*>([^<]+)<.*?</tr>', page, re.S
         )
     }
 

@@ -1,6 +1,8 @@
 """Sign-in, sessions, lockout, TOTP and sign-out in the browser UI."""
 
 import datetime
+import html
+import re
 from collections.abc import Callable
 
 import pyotp
@@ -157,6 +159,37 @@ def test_expired_session_redirects_to_sign_in(
         assert session.query(WebSession).count() == 0
 
 
+def test_background_refresh_does_not_keep_a_session_alive(
+    alice: TestClient, sample: Sample, instance: Instance
+) -> None:
+    """The one-time code's timed refresh (flagged as background) is answered
+    but does not count as activity, so a tab left open still idles out; a
+    page the person opens does count."""
+    url = f"/records/{sample.record_id}/otp"
+    background = {"Accept": "application/json", "X-Strongroom-Background": "1"}
+
+    def idle_for(minutes: int) -> None:
+        past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=minutes)
+        with instance.db.session() as session:
+            session.execute(update(WebSession).values(last_seen_at=past))
+
+    def last_seen() -> datetime.datetime:
+        with instance.db.session() as session:
+            return session.query(WebSession).one().last_seen_at
+
+    idle_for(20)
+    before = last_seen()
+    assert alice.get(url, headers=background).status_code == 200
+    assert last_seen() == before
+    assert alice.get(url).status_code == 200
+    assert last_seen() > before
+
+    idle_for(31)
+    gone = alice.get(url, headers=background)
+    assert gone.status_code == 401
+    assert gone.json()["error"]["code"] == "login_required"
+
+
 def test_next_page_is_kept_but_only_local(
     make_client: Callable[..., TestClient],
 ) -> None:
@@ -246,6 +279,37 @@ def test_totp_second_factor(
     )
     assert again.status_code == 401
     assert "already used" in again.text
+
+
+def test_second_factor_keeps_the_page_asked_for(
+    make_client: Callable[..., TestClient], instance: Instance
+) -> None:
+    """A page asked for before signing in (query string and all) is where the
+    right code leads, past the password and the code pages."""
+    secret = _enable_totp(instance, "admin")
+    client = make_client()
+    asked = client.get("/admin/audit?platform=web&event_type=auth.login")
+    next_path = asked.url.params["next"]
+    password = client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "next": next_path,
+            "csrf_token": csrf_of(asked.text),
+        },
+    )
+    assert password.url.path == "/login/second-factor"
+    action = re.search(r'<form method="post" action="([^"]+)"', password.text)
+    assert action and action.group(1).startswith("/login/second-factor?next=")
+    right = client.post(
+        html.unescape(action.group(1)),
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_of(password.text)},
+        follow_redirects=False,
+    )
+    assert (
+        right.headers["location"] == "/admin/audit?platform=web&event_type=auth.login"
+    )
 
 
 def test_totp_enrolment_in_preferences(admin: TestClient, instance: Instance) -> None:

@@ -34,7 +34,7 @@ from strongroom.server.settings import service as settings
 from strongroom.server.vault import service as vault
 from strongroom.server.web.app import create_web_app
 from tests.conftest import ADMIN_PASSWORD, IN_CI
-from tests.server.web.conftest import USER_PASSWORD
+from tests.server.web.conftest import USER_PASSWORD, events
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -163,7 +163,10 @@ def test_admin_and_user_flows_end_to_end(
     web, _app_server = servers
     base = web.url
     ids = _org(instance)
-    context = browser.new_context(ignore_https_errors=True, viewport=DESKTOP)  # type: ignore[attr-defined]
+    context = browser.new_context(  # type: ignore[attr-defined]
+        ignore_https_errors=True, viewport=DESKTOP
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -204,6 +207,12 @@ def test_admin_and_user_flows_end_to_end(
     page.goto(f"{base}/lists/{ids['list']}/permissions")
     assert _mobile_state(page, "Mobile staff") == "yes"
 
+    # The list page searches as one types (htmx swaps the records in place).
+    page.goto(f"{base}/lists/{ids['list']}")
+    page.fill("#f-q", "web")
+    expect(page.locator(".record-count")).to_have_text("1 record matching “web”")
+    assert page.url.endswith("q=web&sort=title&dir=asc")
+
     # The record page's script reveals in place (no page load): CSP lets it run.
     page.goto(f"{base}/records/{ids['web1']}")
     assert page.inner_text("#value-password").startswith("•")
@@ -211,6 +220,19 @@ def test_admin_and_user_flows_end_to_end(
     expect(page.locator("#value-password")).to_have_text("w3b-one-pass")
     assert page.url.endswith(f"/records/{ids['web1']}")
     assert re.fullmatch(r"\d{3} \d{3}", page.inner_text("#otp-code"))
+
+    # The countdown runs; Copy puts the password on the clipboard (audited).
+    left = page.inner_text("#otp-remaining")
+    expect(page.locator("#otp-remaining")).not_to_have_text(left, timeout=3000)
+    page.click("form[data-field=password] button")
+    expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == "w3b-one-pass"
+    assert events(instance, "record.copied")[-1].record_id == ids["web1"]
+
+    # The record form's Generate button fills the password field in place.
+    page.goto(f"{base}/lists/{ids['list']}/records/new")
+    page.click("button.js-generate")
+    expect(page.locator("#f-password")).to_have_value(re.compile(r"^.{20}$"))
 
     # The user sets a master password; the QR code pairs a real device.
     user_context = browser.new_context(ignore_https_errors=True, viewport=DESKTOP)  # type: ignore[attr-defined]
@@ -296,11 +318,15 @@ WIDEST = """() => {
     .map(e => e.tagName + '.' + e.className);
 }"""
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+# Tables whose scroll box hides columns (the actions among them) on a phone.
+CLIPPED = """() => Array.from(document.querySelectorAll('.table-wrap'))
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => (e.querySelector('table') || e).className)"""
 
 
 def _screenshot_every_page(browser: object, base: str, ids: dict[str, str]) -> None:
     """Full-page screenshots of every page at 1280 and 390 pixels wide; on the
-    phone width no page may scroll sideways."""
+    phone width no page may scroll sideways, nor hide a table's columns."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for width_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         pages = {}
@@ -325,7 +351,389 @@ def _screenshot_every_page(browser: object, base: str, ids: dict[str, str]) -> N
                     f"{name} scrolls sideways by {overflow}px on a phone: "
                     + str(page.evaluate(WIDEST))
                 )
+                clipped = page.evaluate(CLIPPED)
+                assert not clipped, f"{name} hides table columns on a phone: {clipped}"
         for page in pages.values():
             page.context.close()
     assert len(list(SCREENSHOTS.glob("*-phone.png"))) == len(PAGES)
     assert os.access(SCREENSHOTS, os.W_OK)
+
+
+NO_SCRIPT_SHOTS = SCREENSHOTS / "no-script"
+
+
+class _Walk:
+    """One browser tab walking the UI, with a screenshot of each step."""
+
+    def __init__(self, page: object, base: str, prefix: str) -> None:
+        self.page = page
+        self.base = base
+        self.prefix = prefix
+        NO_SCRIPT_SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base + path)  # type: ignore[attr-defined]
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(  # type: ignore[attr-defined]
+            path=str(NO_SCRIPT_SHOTS / f"{self.prefix}-{name}.png"), full_page=True
+        )
+
+    def text(self, selector: str) -> str:
+        return str(self.page.inner_text(selector))  # type: ignore[attr-defined]
+
+    def flash(self) -> str:
+        return self.text(".flash")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_form_works_without_javascript(
+    servers: tuple[RunningServer, RunningServer],
+    browser: object,
+    instance: Instance,
+) -> None:
+    """With scripting off, at a phone's width, an admin and a user do every
+    job of the UI by plain forms and links: folders and lists, a record with
+    field errors, reveal, copy, edit and delete, the generator, permissions,
+    users, groups, feature access, settings with the pin, the pairing secret,
+    bulk Mobile Access, auditing with CSV export and chain check, API keys,
+    diagnostics, Mobile App Settings and two-step sign-in."""
+    import httpx
+    import pyotp
+
+    web, _app_server = servers
+    base = web.url
+    ids = _org(instance)
+    context = browser.new_context(  # type: ignore[attr-defined]
+        ignore_https_errors=True, viewport=PHONE, java_script_enabled=False
+    )
+    page = context.new_page()
+    walk = _Walk(page, base, "admin")
+    _sign_in(page, base, "admin", ADMIN_PASSWORD)
+
+    # Vault: a folder, then a list with a missing name first.
+    page.fill("#f-folder_name", "Network")
+    page.click("text=Create folder")
+    assert "Folder 'Network' created." in walk.flash()
+    page.select_option("#f-list_folder", label="Network")
+    page.click("text=Create list")
+    assert walk.text("#e-list_name") == "Enter the list name."
+    walk.shot("list-name-missing")
+    page.fill("#f-list_name", "Routers")
+    page.click("text=Create list")
+    assert page.url.endswith("/permissions")
+    assert "Password list 'Routers' created" in walk.flash()
+
+    # A record: every problem next to its field, then saved.
+    walk.go(f"/lists/{ids['list']}")
+    page.click("text=Add record")
+    page.fill("#f-otp_secret", "not base32!")
+    page.click("text=Save")
+    assert walk.text("#e-title") == "Enter the title."
+    assert "base32" in walk.text("#e-otp_secret")
+    walk.shot("record-errors")
+    page.fill("#f-title", "core-sw")
+    page.fill("#f-password", "sw-pass-1")
+    page.fill("#f-otp_secret", "JBSWY3DPEHPK3PXP")
+    page.click("text=Save")
+    assert "Record 'core-sw' added." in walk.flash()
+    assert page.inner_text("#value-password").startswith("•")
+    assert re.fullmatch(r"\d{3} \d{3}", walk.text("#otp-code"))
+
+    # Reveal and copy are plain form posts that answer with a page.
+    page.click("#reveal-form button")
+    assert walk.text("#value-password") == "sw-pass-1"
+    page.click("form[data-field=password] button")
+    assert page.input_value("#copied-value") == "sw-pass-1"
+    walk.shot("record-copied")
+    page.click("text=Edit")
+    page.fill("#f-title", "core-sw-2")
+    page.click("text=Save")
+    assert walk.flash() == "Record saved."
+    page.click("a:text('Delete')")
+    page.click("text=Delete record")
+    assert "Record 'core-sw-2' deleted." in walk.flash()
+
+    # The generator's form.
+    walk.go("/generator")
+    page.fill("#f-length", "32")
+    page.uncheck("input[name=classes][value=symbols]")
+    page.click("text=Generate another")
+    generated = page.input_value("#generated")
+    assert len(generated) == 32 and generated.isalnum()
+
+    # Permissions: search, grant (Mobile Access preselected Yes), switch the
+    # flag off, change the level, remove.
+    walk.go(f"/lists/{ids['list']}/permissions")
+    page.fill("#f-q", "Mobile")
+    page.click("form[role=search] button")
+    assert page.is_checked("input[name=mobile_access][value=yes]")
+    page.check(f"input[name=grantee][value='group:{ids['group']}']")
+    page.click("text=Grant permission")
+    assert _mobile_state(page, "Mobile staff") == "yes"
+    row = page.locator("table.permissions-grid tr", has_text="Mobile staff")
+    row.locator("text=Turn off").click()
+    assert _mobile_state(page, "Mobile staff") == "no"
+    row = page.locator("table.permissions-grid tr", has_text="Mobile staff")
+    row.locator("select").select_option("modify")
+    row.locator("text=Change").click()
+    assert walk.flash() == "Level changed to modify."
+    walk.shot("permissions")
+    page.locator("table.permissions-grid tr", has_text="Mobile staff").locator(
+        "text=Remove"
+    ).click()
+    page.click("button:text('Remove permission')")
+    assert walk.flash() == "Permission removed."
+    assert (
+        page.locator("table.permissions-grid tr", has_text="Mobile staff").count() == 0
+    )
+
+    # Users: add (the generated password shows once), reset, time to live,
+    # disable after the confirmation, enable.
+    walk.go("/admin/users")
+    page.fill("#f-login_name", "carol")
+    page.click("button:text('Add user')")
+    first_password = page.input_value("#new-password")
+    assert len(first_password) >= 12
+    page.reload()
+    assert page.locator("#new-password").count() == 0
+    page.click("button:text('Reset password')")
+    assert page.input_value("#new-password") not in ("", first_password)
+    page.select_option("#f-offline_ttl_days", "3")
+    page.click("text=Save offline time to live")
+    assert walk.flash().startswith("Offline time to live saved")
+    assert page.input_value("#f-offline_ttl_days") == "3"
+    page.click("text=Disable user")
+    walk.shot("disable-confirm")
+    page.click("button:text('Disable')")
+    assert "Disabled" in walk.text("dl.record-fields")
+    page.click("text=Enable user")
+    assert "Active" in walk.text("dl.record-fields")
+
+    # Security Groups: add one, add carol, remove her again.
+    walk.go("/admin/groups")
+    page.fill("#f-group_name", "Night shift")
+    page.click("button:text('Add group')")
+    walk.go("/admin/groups")
+    page.click("text=Night shift")
+    page.fill("#f-q", "carol")
+    page.click("form[role=search] button")
+    page.click("button:text('Add')")
+    assert "carol" in walk.text("#members + ul")
+    page.click("#members + ul >> text=Remove")
+    page.click("button:text('Remove')")
+    assert "No member yet." in walk.text("main")
+
+    # Feature Access: search, tick, save; then remove.
+    walk.go("/admin/feature-access")
+    page.fill("#f-q", "Night")
+    page.click("form[role=search] button")
+    page.check("input[name=add]")
+    page.click("#feature-form button[type=submit]")
+    assert walk.flash() == "Mobile App feature: 1 added, 0 removed."
+    page.check("input[name=remove] >> nth=-1")
+    page.click("#feature-form button[type=submit]")
+    assert "0 added, 1 removed" in walk.flash()
+
+    # System Settings: a wrong limit is named; Query stores the live pin;
+    # Clear forgets it; a new pairing secret after its confirmation.
+    walk.go("/admin/settings")
+    page.fill("#f-failed_login_limit", "0")
+    page.click("#settings-form button:text('Save settings') >> nth=-1")
+    assert walk.text("#e-failed_login_limit")
+    walk.shot("settings-error")
+    page.fill("#f-failed_login_limit", "7")
+    page.click("#settings-form button:text('Save settings') >> nth=-1")
+    assert page.input_value("#f-failed_login_limit") == "7"
+    page.click("#query-pin")
+    assert len(page.input_value("#f-app_server_pin")) == 44
+    page.click("#clear-pin")
+    assert page.input_value("#f-app_server_pin") == ""
+    page.click("#query-pin")  # phones cannot pair without it
+    page.click("text=Generate New App Pairing Secret")
+    page.click("form button.danger")
+    assert "pairing secret" in walk.flash().lower()
+
+    # Bulk Mobile Access: the count first, then the change.
+    walk.go("/admin/bulk-mobile-access")
+    page.check("input[name=value][value=no]")
+    page.check("input[name=scope][value=all]")
+    page.click("text=Continue")
+    assert "will change to Mobile Access No" in walk.text("#bulk-count")
+    walk.shot("bulk-confirm")
+    page.click("text=Apply to")
+    assert "Mobile Access" in walk.flash()
+
+    # Auditing: filter, export what the filter shows, verify the chain.
+    walk.go("/admin/audit")
+    page.select_option("#f-event_type", "record.copied")
+    page.click("button:text('Filter')")
+    assert walk.text(".audit-log tbody").count("record.copied") == 1
+    walk.shot("audit-filtered")
+    with page.expect_download() as download:
+        page.click("text=Export CSV")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("seq,id,")
+    assert len(lines) == 2 and ",record.copied," in lines[1]
+    page.click("text=Verify the chain")
+    assert walk.text("#chain-status").startswith("Intact")
+
+    # API keys: created and shown once, works, revoked after asking.
+    walk.go("/admin/api-keys")
+    page.fill("#f-key_name", "nightly export")
+    page.check("input[name=scope][value=system]")
+    page.click("text=Create API key")
+    key = page.input_value("#new-api-key")
+    walk.shot("api-key-created")
+    me = httpx.get(
+        f"{base}/api/v1/me", headers={"Authorization": f"Bearer {key}"}, verify=False
+    )
+    assert me.status_code == 200
+    walk.go("/admin/api-keys")
+    page.click("#api-keys >> text=Revoke")
+    page.click("button:text('Revoke')")
+    gone = httpx.get(
+        f"{base}/api/v1/me", headers={"Authorization": f"Bearer {key}"}, verify=False
+    )
+    assert gone.status_code == 401
+
+    # Mobile diagnostics: the GET form runs the troubleshooter.
+    walk.go("/admin/diagnostics")
+    page.fill("#f-user", "alice")
+    page.click("text=Diagnose")
+    assert "mobile:alice" in walk.text("#report-title")
+    context.close()
+
+    # The user: Mobile App Settings, then two-step sign-in set up and used.
+    user_context = browser.new_context(  # type: ignore[attr-defined]
+        ignore_https_errors=True, viewport=PHONE, java_script_enabled=False
+    )
+    user_page = user_context.new_page()
+    user = _Walk(user_page, base, "alice")
+    _sign_in(user_page, base, "alice", USER_PASSWORD)
+    user.go("/preferences/mobile")
+    user_page.fill("#f-master_password", MASTER)
+    user_page.fill("#f-confirm_master_password", MASTER + "x")
+    user_page.click("button:text('Save')")
+    assert user.text("#e-confirm_master_password")
+    user_page.fill("#f-master_password", MASTER)
+    user_page.fill("#f-confirm_master_password", MASTER)
+    user_page.click("button:text('Save')")
+    assert user_page.locator("#pairing-qr svg").count() == 1
+    user.shot("mobile-qr")
+
+    user.go("/preferences")
+    user_page.click("text=Set up two-step sign-in")
+    secret = user.text("main code").replace(" ", "")
+    user_page.fill("#f-code", "000000")
+    user_page.click("text=Turn on")
+    assert "does not match" in user.text("#e-code")
+    user_page.fill("#f-code", pyotp.TOTP(secret).now())
+    user_page.click("text=Turn on")
+    assert "Two-step sign-in is on" in user.flash()
+    user_page.click("text=Sign out")
+    user_page.fill("#f-username", "alice")
+    user_page.fill("#f-password", USER_PASSWORD)
+    user_page.click("button[type=submit]")
+    user_page.wait_for_url(re.compile(r".*/login/second-factor.*"))
+    user.shot("second-factor")
+    user_page.fill("#f-code", pyotp.TOTP(secret).now())
+    user_page.click("text=Verify")
+    user_page.wait_for_url(f"{base}/vault")
+    user_context.close()
+
+
+def _tab_to(page: object, selector: str, limit: int = 60) -> None:
+    """Press Tab until `selector` has the focus (a keyboard user's only way)."""
+    for _ in range(limit):
+        if page.evaluate(  # type: ignore[attr-defined]
+            "s => document.activeElement && document.activeElement.matches(s)",
+            selector,
+        ):
+            return
+        page.keyboard.press("Tab")  # type: ignore[attr-defined]
+    raise AssertionError(f"{selector} cannot be reached with Tab")
+
+
+NO_CLIPBOARD = """Object.defineProperty(navigator, 'clipboard', {
+  value: { writeText: () => Promise.reject(new Error('denied')) }
+});"""
+
+# Whether an element draws a focus ring: an outline, or a box-shadow with a
+# visible colour and a spread (Pico's way of marking the focus).
+RING = """s => {
+  const style = getComputedStyle(document.querySelector(s));
+  if (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) {
+    return true;
+  }
+  const shadow = /rgba?\\(([^)]*)\\)\\s+\\S+\\s+\\S+\\s+\\S+\\s+([\\d.]+)px/g;
+  for (const m of style.boxShadow.matchAll(shadow)) {
+    const parts = m[1].split(',').map(Number);
+    const alpha = parts.length > 3 ? parts[3] : 1;
+    if (alpha > 0 && parseFloat(m[2]) > 0) { return true; }
+  }
+  return false;
+}"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_keyboard_alone_does_the_main_jobs(
+    servers: tuple[RunningServer, RunningServer],
+    browser: object,
+    instance: Instance,
+) -> None:
+    """With Tab, typing and Enter only, an admin signs in, opens a record,
+    reveals it, copies it (the browser refusing the clipboard, the value is
+    shown selected) and switches a permission's Mobile Access; the element
+    with the focus is always visibly marked."""
+    from playwright.sync_api import expect
+
+    web, _app_server = servers
+    base = web.url
+    ids = _org(instance)
+    # Reduced motion: Pico then draws the focus ring at once, not mid-fade.
+    context = browser.new_context(  # type: ignore[attr-defined]
+        ignore_https_errors=True, viewport=DESKTOP, reduced_motion="reduce"
+    )
+    # A browser that refuses clipboard access (as one may, per site).
+    context.add_init_script(NO_CLIPBOARD)
+    page = context.new_page()
+
+    page.goto(f"{base}/login")
+    _tab_to(page, "#f-username")
+    page.keyboard.type("admin")
+    _tab_to(page, "#f-password")
+    page.keyboard.type(ADMIN_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/vault")
+
+    listed = "a[href='/lists/{list}']".format(**ids)
+    _tab_to(page, listed)
+    assert page.evaluate(RING, listed)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/lists/{ids['list']}")
+    _tab_to(page, "a[href='/records/{web1}']".format(**ids))
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/records/{ids['web1']}")
+    _tab_to(page, "#reveal-form button")
+    assert page.evaluate(RING, "#reveal-form button")
+    assert not page.evaluate(RING, "a[href$='/edit']"), "a ring without focus"
+    page.keyboard.press("Enter")
+    expect(page.locator("#value-password")).to_have_text("w3b-one-pass")
+
+    # Copy without clipboard access shows the value selected, audited once.
+    copied = len(events(instance, "record.copied"))
+    _tab_to(page, "form[data-field=password] button")
+    page.keyboard.press("Enter")
+    expect(page.locator("#copied-value")).to_have_value("w3b-one-pass")
+    assert page.evaluate("document.activeElement.id") == "copied-value"
+    assert len(events(instance, "record.copied")) == copied + 1
+
+    page.goto(f"{base}/lists/{ids['list']}/permissions")
+    _tab_to(page, "td.mobile-cell button")
+    assert page.evaluate(RING, "td.mobile-cell button")
+    page.keyboard.press("Enter")
+    expect(page.locator("td.mobile-cell").first).to_have_attribute(
+        "data-mobile-access", "no"
+    )
+    context.close()

@@ -128,7 +128,8 @@ def test_search_and_grant_with_validation(
 def test_level_change_and_revoke(
     admin: TestClient, sample: Sample, instance: Instance
 ) -> None:
-    """A row's level can be raised and the row removed."""
+    """A row's level can be raised, lowered and the row removed, except that
+    the list's last Admin permission stays."""
     page = admin.get(f"/lists/{sample.shared_id}/permissions").text
     perm_id = re.search(r'<tr id="grant-([^"]+)"', page).group(1)  # type: ignore[union-attr]
     token = csrf_of(page)
@@ -142,19 +143,33 @@ def test_level_change_and_revoke(
         data={"csrf_token": token, "level": "owner"},
     )
     assert bad.status_code == 422
+    # The only Admin permission can be neither lowered nor removed.
+    lowered = admin.post(
+        f"/lists/{sample.shared_id}/permissions/{perm_id}/level",
+        data={"csrf_token": token, "level": "modify"},
+    )
+    assert lowered.status_code == 422
+    assert "last Admin permission" in lowered.text
+    assert _grants(instance, sample.shared_id)["staff"] == ("admin", False)
+    admin.post(
+        f"/lists/{sample.shared_id}/permissions",
+        data={
+            "csrf_token": token,
+            "grantee": f"user:{sample.bob_id}",
+            "level": "admin",
+            "mobile_access": "no",
+        },
+    )
     admin.post(
         f"/lists/{sample.shared_id}/permissions/{perm_id}/level",
         data={"csrf_token": token, "level": "modify"},
     )
+    assert _grants(instance, sample.shared_id)["staff"] == ("modify", False)
     admin.post(
         f"/lists/{sample.shared_id}/permissions/{perm_id}/revoke",
         data={"csrf_token": token, "confirm": "yes"},
     )
-    assert _grants(instance, sample.shared_id) == {}
-    assert (
-        "Nobody has a permission on this list yet."
-        in admin.get(f"/lists/{sample.shared_id}/permissions").text
-    )
+    assert _grants(instance, sample.shared_id) == {"bob": ("admin", False)}
 
 
 def test_list_admin_who_is_no_system_admin_manages_permissions(

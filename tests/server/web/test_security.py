@@ -166,6 +166,50 @@ def test_unknown_things_are_404_pages(admin: TestClient) -> None:
         assert "Not found" in response.text
 
 
+def test_nul_in_an_address_is_not_found(
+    admin: TestClient, app: FastAPI, sample: Sample
+) -> None:
+    """An id holding NUL (which PostgreSQL cannot even compare) gives every
+    page the 404 page, never a 500."""
+    token = csrf_of(admin.get("/vault").text)
+    checked = 0
+    for method in ("GET", "POST"):
+        for path in _ui_routes(app, method):
+            if "{" not in path:
+                continue
+            url = re.sub(r"\{\w+\}", "%00", path)
+            data = {"csrf_token": token, "confirm": "yes", "value": "yes"}
+            response = admin.request(
+                method, url, data=data if method == "POST" else None
+            )
+            assert response.status_code == 404, (method, path)
+            assert "There is no page at this address" in response.text
+            checked += 1
+    assert checked > 30
+    # The API names the malformed id itself.
+    api = admin.get("/api/v1/lists/%00")
+    assert api.status_code == 401
+    # Still signed in: the refusal ended nothing.
+    assert admin.get("/vault").status_code == 200
+
+
+def test_value_the_database_refuses_is_a_422_page(
+    admin: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value the database cannot store gets a page saying nothing changed
+    (422), not the 500 page."""
+    from sqlalchemy.exc import DataError
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise DataError("SELECT 1", {}, ValueError("out of range"))
+
+    monkeypatch.setattr("strongroom.server.web.queries.vault_tree", refuse)
+    response = admin.get("/vault")
+    assert response.status_code == 422
+    assert "nothing was changed" in response.text
+    assert "Something unexpected" not in response.text
+
+
 def test_oversized_body_is_refused(admin: TestClient, sample: Sample) -> None:
     """A body over 1 MiB is refused with 413 before any handler reads it."""
     token = csrf_of(admin.get("/vault").text)

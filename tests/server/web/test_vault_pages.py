@@ -328,6 +328,42 @@ def test_add_edit_and_delete_a_record(
     assert admin.get(f"/records/{record_id}").status_code == 404
 
 
+def test_editing_keeps_every_generic_field(
+    admin: TestClient, instance: Instance, sample: Sample
+) -> None:
+    """A record with many generic fields (an import makes such) keeps every
+    one of them when its edit form is saved unchanged."""
+    op = cli_operator()
+    with instance.db.session() as session:
+        plist = vault.get_list(session, sample.shared_id)
+        vault.grant(
+            session, op, plist, Level.MODIFY, user=accounts.find_user(session, "admin")
+        )
+        fields = [vault.GenericField(f"F{i}", f"value {i}") for i in range(30)]
+        record = vault.create_record(
+            session,
+            op,
+            instance.cipher,
+            plist,
+            vault.RecordInput(title="Imported", fields=fields),
+        )
+    form = admin.get(f"/records/{record.id}/edit").text
+    sent = dict(
+        re.findall(r'name="(field_(?:name|value)_\d+)"[^>]*value="([^"]*)"', form)
+    )
+    assert sent["field_name_29"] == "F29"
+    sent.update({"csrf_token": csrf_of(form), "title": "Imported"})
+    saved = admin.post(f"/records/{record.id}/edit", data=sent, follow_redirects=False)
+    assert saved.status_code == 303
+    with instance.db.session() as session:
+        view = vault.open_record(
+            session, instance.cipher, vault.get_record(session, record.id)
+        )
+    assert [(f.name, f.value) for f in view.fields] == [
+        (f.name, f.value) for f in fields
+    ]
+
+
 def test_view_only_user_cannot_change_records(
     alice: TestClient, sample: Sample, instance: Instance
 ) -> None:

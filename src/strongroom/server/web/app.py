@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from strongroom import __version__
 from strongroom.server.core.instance import Instance
 from strongroom.server.web import handlers
-from strongroom.server.web.headers import BodySizeLimit, SecurityHeaders
+from strongroom.server.web.headers import BodySizeLimit, RefuseNulPaths, SecurityHeaders
 from strongroom.server.web.routes import (
     admin,
     admin_api_keys,
@@ -74,6 +74,7 @@ def create_web_app(instance: Instance) -> FastAPI:
 
     handlers.install(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RefuseNulPaths)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -29,6 +29,10 @@ SESSION_COOKIE = "sr_session"
 PRE_AUTH_COOKIE = "sr_pre"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+# Sent by the page script's timed refreshes (the one-time code countdown):
+# they are not the person at the keyboard, so they must not keep a session
+# from idling out.
+BACKGROUND_HEADER = "x-strongroom-background"
 
 
 def is_https(request: Request) -> bool:
@@ -130,7 +134,9 @@ def web_context(request: Request) -> WebContext:
     ctx: WebContext | None = None
     refusal: str | None = None
     with instance.db.session() as session:
-        found = sessions.load(session, token)
+        found = sessions.load(
+            session, token, touch=not request.headers.get(BACKGROUND_HEADER)
+        )
         # Refusals are raised after the transaction commits, so an expired
         # session's deletion is not rolled back with it.
         if found.row is None or found.user is None:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -224,6 +225,25 @@ def _on_request_validation(request: Request, exc: Exception) -> Response:
     )
 
 
+def _on_data_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, DataError):
+        raise exc
+    # The database refused a value the forms let through (a character or a
+    # number it cannot store); the transaction rolled back whole, so this is
+    # the sender's mistake to correct, not a server failure.
+    log.warning(
+        "web_data_error path=%s error=%s", request.url.path, type(exc.orig).__name__
+    )
+    return error_page(
+        request,
+        422,
+        "A value in the request is one this server cannot store, so nothing "
+        "was changed.",
+        hint="Check the form for unusual characters or very large numbers.",
+        code="invalid_value",
+    )
+
+
 def _on_unexpected(request: Request, exc: Exception) -> Response:
     # Logged with the type only: a traceback's locals could hold a secret.
     log.error(
@@ -244,4 +264,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StrongroomError, _on_strongroom_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
+    app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -1,4 +1,5 @@
-"""Security headers on every response, and a cap on request bodies.
+"""Security headers on every response, a cap on request bodies, and a refusal
+of addresses no object can have.
 
 Pure ASGI middleware (no BaseHTTPMiddleware), so streaming responses and
 background tasks keep working.
@@ -120,3 +121,33 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class RefuseNulPaths:
+    """Answers 404 for a path holding a NUL character, before any route runs.
+
+    Why: no id, name or page address contains NUL, and PostgreSQL refuses it
+    in any text it is asked to compare, so `/lists/%00` would otherwise reach
+    the database and fail there. Ids come from path segments everywhere, so
+    one check here covers every page. The REST API checks its ids itself and
+    answers 422 naming the parameter, so /api/ is left to it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and "\x00" in path and not path.startswith("/api/"):
+            # Late import, for the same reason as in _too_large.
+            from strongroom.server.web.handlers import error_page
+
+            response = error_page(
+                Request(scope),
+                404,
+                "There is no page at this address.",
+                code="not_found",
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -93,8 +93,12 @@ class Lookup:
     reason: str | None  # "missing", "expired", "revoked" when row is None
 
 
-def load(session: Session, token: str) -> Lookup:
-    """Find the live session for `token`, ending it when expired or stale."""
+def load(session: Session, token: str, *, touch: bool = True) -> Lookup:
+    """Find the live session for `token`, ending it when expired or stale.
+
+    `touch` counts the request as activity for the idle timeout; a page's own
+    background refresh passes False, so a tab left open is still signed out.
+    """
     row = session.get(WebSession, sha256_hex(token))
     if row is None:
         return Lookup(None, None, "missing")
@@ -111,7 +115,7 @@ def load(session: Session, token: str) -> Lookup:
     if user is None or not user.active or row.auth_stamp != auth_stamp(user):
         session.delete(row)
         return Lookup(None, None, "revoked")
-    if now - row.last_seen_at > _TOUCH_AFTER:
+    if touch and now - row.last_seen_at > _TOUCH_AFTER:
         row.last_seen_at = now
     return Lookup(row, user, None)
 

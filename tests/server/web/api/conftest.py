@@ -1,4 +1,4 @@
-"""A minimal application carrying only the REST API, and keys to call it with."""
+"""The web application around the REST API, and keys to call it with."""
 
 from collections.abc import Callable, Iterator, Sequence
 
@@ -11,7 +11,7 @@ from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import User
 from strongroom.server.core.instance import Instance, operator
 from strongroom.server.vault.models import PasswordList
-from strongroom.server.web import api
+from strongroom.server.web.app import create_web_app
 from tests.server.support import use_cheap_hashing
 
 MakeKey = Callable[..., dict[str, str]]
@@ -24,11 +24,9 @@ def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def api_app(instance: Instance) -> FastAPI:
-    """A FastAPI app with just the API router, serving the test's instance."""
-    app = FastAPI()
-    app.state.instance = instance
-    api.install(app)
-    return app
+    """The web application `strongroom web` serves (the API with the UI's
+    middleware and error edge around it), for the test's instance."""
+    return create_web_app(instance)
 
 
 @pytest.fixture

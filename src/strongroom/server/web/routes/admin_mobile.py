@@ -56,6 +56,10 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
 )
+# Seconds each network step of Query may take: long enough for a far App
+# Server, short enough that the admin's page does not seem to hang.
+PIN_QUERY_TIMEOUT = 5.0
+
 PROBE_KINDS = {
     "invalid_url": "invalid URL",
     "dns": "DNS: the name does not resolve",
@@ -193,7 +197,7 @@ def query_pin(
         )
         return _settings_page(request, ctx, status=422, errors=form.errors)
     try:
-        result = doctor_probe.query_pin(url, timeout=5.0)
+        result = doctor_probe.query_pin(url, timeout=PIN_QUERY_TIMEOUT)
     except doctor_probe.ProbeFailed as exc:
         label = PROBE_KINDS.get(exc.kind, exc.kind)
         form.error(

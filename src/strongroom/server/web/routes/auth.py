@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -151,7 +152,7 @@ def login(request: Request, data: FormData = Depends(form_data)) -> Response:
         return response
     if outcome.status == "second_factor":
         response = RedirectResponse(
-            "/login/second-factor?next=" + next_path, status_code=303
+            "/login/second-factor?next=" + quote(next_path, safe=""), status_code=303
         )
         set_cookie(request, response, SESSION_COOKIE, token)
         return response

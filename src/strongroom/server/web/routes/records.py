@@ -2,6 +2,7 @@
 current TOTP code, add, edit and delete; and the password generator."""
 
 import logging
+import re
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, dependencies=USER_PAGES)
 
 EXTRA_FIELD_ROWS = 3
+# A generic-field input's name and its row number; a record imported from a
+# file may carry any number of fields, so the form is read row by row as sent.
+FIELD_ROW = re.compile(r"field_(?:name|value)_(\d{1,5})")
 # Service field names (as people say them) to this form's input names.
 FIELD_NAMES = {
     "title": "title",
@@ -250,7 +254,7 @@ def read_record_form(raw: FormData) -> RecordForm:
         form.error(
             "url", "The URL must start with http://, https://, ftp:// or ssh://."
         )
-    for i in range(EXTRA_FIELD_ROWS + 20):
+    for i in _field_rows(raw):
         name = form.text(f"field_name_{i}", label="field name", max_len=200)
         value = form.text(
             f"field_value_{i}", label="field value", max_len=65_536, strip=False
@@ -263,6 +267,16 @@ def read_record_form(raw: FormData) -> RecordForm:
             GenericField(name=name, value=value, secret=form.flag(f"field_secret_{i}"))
         )
     return RecordForm(data=data, errors=form.errors)
+
+
+def _field_rows(raw: FormData) -> list[int]:
+    """The generic-field rows the form sent, in their order on the page.
+
+    Every row the page showed comes back, however many the record has, so
+    saving never drops a field the form did not happen to count up to.
+    """
+    rows = {int(m.group(1)) for key in raw if (m := FIELD_ROW.fullmatch(key))}
+    return sorted(rows)
 
 
 def _form_page(

@@ -441,6 +441,10 @@ def set_row_level(
     with ctx.db() as session:
         plist, perm = _permission_of(session, list_id, perm_id)
         ensure_list_admin(session, ctx, plist.id)
+        # Lowering the last Admin permission strands the list exactly as
+        # removing it would, so it is refused for the same reason.
+        if LEVELS[level] < Level.ADMIN and _is_last_admin(session, plist, perm):
+            raise ValidationError("level", LAST_ADMIN_MESSAGE)
         user, group = _grantees_of(session, perm)
         vault.grant(session, ctx.actor, plist, LEVELS[level], user=user, group=group)
         set_flash(ctx, session, f"Level changed to {level}.")

@@ -61,14 +61,45 @@
     return Promise.reject(new Error("no clipboard"));
   }
 
+  // Without clipboard access, show the value selected for Ctrl+C, as the
+  // page without script does (the copy is already audited: no second post).
+  function showCopied(value) {
+    var box = document.getElementById("copied-fallback");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "copied-fallback";
+      box.className = "copied-fallback";
+      box.setAttribute("role", "status");
+      var label = document.createElement("label");
+      label.htmlFor = "copied-value";
+      label.textContent = "Copied value: select it and press Ctrl+C (\u2318C)";
+      var input = document.createElement("input");
+      input.id = "copied-value";
+      input.type = "text";
+      input.readOnly = true;
+      box.appendChild(label);
+      box.appendChild(input);
+      var toolbar = document.querySelector(".toolbar");
+      toolbar.parentNode.insertBefore(box, toolbar);
+    }
+    var field = document.getElementById("copied-value");
+    field.value = value;
+    field.focus();
+    field.select();
+  }
+
   // Copy: the server audits record.copied and hands the value to the clipboard.
   document.querySelectorAll("form.js-copy").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var field = form.getAttribute("data-field") || "password";
       postJson(form.action, form, "field=" + encodeURIComponent(field))
-        .then(function (data) { return toClipboard(data.value); })
-        .then(function () { say("Copied to the clipboard."); })
+        .then(function (data) {
+          return toClipboard(data.value).then(
+            function () { say("Copied to the clipboard."); },
+            function () { showCopied(data.value); }
+          );
+        })
         .catch(function () { form.submit(); });
     });
   });
@@ -91,10 +122,20 @@
     var codeEl = document.getElementById("otp-code");
     var progress = document.getElementById("otp-progress");
     var label = document.getElementById("otp-remaining");
+    // The refresh says it is a background one, so an open tab does not keep
+    // the session from idling out; once the session has ended, the page
+    // goes to the sign-in page (saying why) instead of showing a stale code.
     var refresh = function () {
       fetch("/records/" + otp.getAttribute("data-record") + "/otp", {
-        credentials: "same-origin", headers: { "Accept": "application/json" }
-      }).then(function (r) { return r.json(); }).then(function (data) {
+        credentials: "same-origin",
+        headers: { "Accept": "application/json", "X-Strongroom-Background": "1" }
+      }).then(function (r) {
+        if (r.status === 401) {
+          window.location.assign("/login?expired=1&next=" +
+            encodeURIComponent(window.location.pathname));
+        }
+        return r.json();
+      }).then(function (data) {
         if (data.code) {
           var half = Math.floor(data.code.length / 2);
           codeEl.textContent = data.code.slice(0, half) + " " + data.code.slice(half);
