@@ -476,3 +476,22 @@ def test_otp_bad_secrets_are_clear_errors(secret: str) -> None:
 
     with pytest.raises(NoOtpSecret):
         current_code(secret, datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC))
+
+
+def test_a_sync_waits_for_another_then_says_so(
+    device: Device, vault: Vault, fake_server: FakeServer
+) -> None:
+    """While another sync of the profile holds the lock, a sync waits, then says so."""
+    from strongroom.client.cache import sync_lock
+    from strongroom.client.errors import SyncInProgress
+
+    device.settings = device.settings.model_copy(
+        update={"connect_timeout_seconds": 0.2, "read_timeout_seconds": 0.3}
+    )
+    before = fake_server.syncs
+    with sync_lock(device.profile, 1), pytest.raises(SyncInProgress) as busy:
+        vault.sync()
+    assert "another sync of this device is still running" in busy.value.message
+    assert fake_server.syncs == before  # nothing was sent while waiting
+    vault.sync()
+    assert fake_server.syncs == before + 1

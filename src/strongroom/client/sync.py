@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from strongroom.client import audit_queue
 from strongroom.client import state as device_state
-from strongroom.client.cache import CacheStore
+from strongroom.client.cache import CacheStore, damaged
 from strongroom.client.errors import ServerGarbage
 from strongroom.client.models import (
     FieldInfo,
@@ -204,15 +204,25 @@ def apply_reply(
     decoded: list[DecodedRecord],
     now: datetime.datetime,
 ) -> tuple[DeviceState, SyncSummary]:
-    """Write a decoded reply, the new cursor and credential, in one transaction."""
-    new_state = current.evolve(
-        cursor=reply.cursor,
-        credential=reply.device_credential,
-        policies=reply.policies,
-        last_sync_at=now,
-        last_seen_at=max(now, current.last_seen_at),
-    )
+    """Write a decoded reply, the new cursor and credential, in one transaction.
+
+    `current` is the state the request was made from. The sealed state is read
+    again inside the transaction, so what another process wrote meanwhile (an
+    unlock's time, say) is kept; only a sync changes cursor and credential,
+    and syncs of one profile run one at a time (`cache.sync_lock`).
+    """
     with store.transaction() as conn:
+        stored = device_state.load(store, key)
+        if stored.credential != current.credential:
+            # Cannot happen under the sync lock; refuse rather than guess.
+            raise damaged(store.path, "another sync changed the credential")
+        new_state = stored.evolve(
+            cursor=reply.cursor,
+            credential=reply.device_credential,
+            policies=reply.policies,
+            last_sync_at=now,
+            last_seen_at=max(now, stored.last_seen_at),
+        )
         removed = 0
         if reply.full:
             removed = conn.execute("DELETE FROM records").rowcount
