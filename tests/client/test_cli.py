@@ -348,3 +348,43 @@ def test_qr_image_too_large_to_decode(deps: Dependencies, tmp_path: Path) -> Non
     assert result.exit_code == 5, result.output
     assert "is too large a picture" in result.stderr
 
+
+def test_escape_sequences_in_a_record_never_reach_the_terminal(
+    deps: Dependencies, tmp_path: Path, fake_server: FakeServer
+) -> None:
+    """Control characters a colleague put in notes are shown escaped, lines kept."""
+    fake_server.add(
+        "Trap",
+        notes="line one\n\x1b]0;owned\x07\x1b[2Jline two\u202eevil",
+        password="pw\x1b[31m",
+    )
+    paired = invoke(deps, "pair", "--qr-text", PAYLOAD.to_uri(), "--password-stdin")
+    assert paired.exit_code == 0, paired.output
+    trap = next(r for r in fake_server.records.values() if r.title == "Trap")
+    result = invoke(deps, "show", trap.id, "--reveal", "--password-stdin")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\u202e" not in result.stdout
+    assert "line one\n\\x1b]0;owned\\x07\\x1b[2Jline two\\u202eevil" in result.stdout
+    assert "Password:       pw\\x1b[31m" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STRONGROOM_MOBILE_SESSION_IDLE_MINUTES", "0"),
+        ("STRONGROOM_MOBILE_CLIPBOARD", "carrier-pigeon"),
+        ("STRONGROOM_MOBILE_READ_TIMEOUT_SECONDS", "soon"),
+    ],
+)
+def test_a_bad_setting_names_its_variable(
+    device: Device, tmp_path: Path, name: str, value: str
+) -> None:
+    """A STRONGROOM_MOBILE_* variable that is wrong: one line naming it, exit 2."""
+    deps = Dependencies(make_device=lambda settings: device)
+    env = {"STRONGROOM_MOBILE_HOME": str(tmp_path / "p"), name: value}
+    result = invoke(deps, "status", stdin=None, env=env)
+    assert result.exit_code == 2, result.output
+    first, second = result.stderr.splitlines()
+    assert first.startswith(f"error: {name} is not valid: ")
+    assert second == f"  next: fix or unset {name} (docs/device.md lists the settings)"
