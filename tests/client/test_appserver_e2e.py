@@ -569,3 +569,24 @@ def test_two_syncs_at_once_leave_a_device_that_still_syncs(
     with _reopened(phone, key) as vault:
         vault.sync()
         assert_matches_server(vault, org)
+
+
+def test_a_delta_sync_indexes_a_cache_that_has_no_search_index(
+    synced: Vault, org: Org
+) -> None:
+    """A cache without the search index (an older one) is indexed by a delta sync."""
+    from strongroom.client import search_index
+
+    with synced.store.transaction() as conn:
+        conn.execute("DELETE FROM sealed WHERE name = ?", (search_index.INDEX_ROW,))
+    org.add_record(
+        "Infra/Servers", vault_service.RecordInput(title="cache1", password="c1-pass-x")
+    )
+    assert not synced.sync().full
+    index = search_index.read(synced.store, synced.key)
+    assert index is not None and set(index) == set(org.phone_view())
+    assert [r.title for r in synced.search("infra/servers")] == [
+        "cache1",
+        "db1",
+        "web1",
+    ]

@@ -495,3 +495,45 @@ def test_a_sync_waits_for_another_then_says_so(
     assert fake_server.syncs == before  # nothing was sent while waiting
     vault.sync()
     assert fake_server.syncs == before + 1
+
+
+def test_search_reads_one_sealed_index_not_every_record(
+    device: Device, vault: Vault, fake_server: FakeServer
+) -> None:
+    """A first search opens the sealed index and only the records it found."""
+    from strongroom.client import search_index
+
+    vault.lock()
+    reopened = device.unlock(MASTER)
+    opened: list[bytes] = []
+    real_open = reopened.store.open_json
+
+    def counting(key: bytes, blob: bytes, aad: bytes) -> object:
+        opened.append(aad)
+        return real_open(key, blob, aad)
+
+    reopened.store.open_json = counting  # type: ignore[method-assign]
+    assert [r.title for r in reopened.search("brokerage")] == ["Brokerage"]
+    summaries = [a for a in opened if a.endswith(b"/summary")]
+    assert len(summaries) == 1
+    assert any(a.endswith(search_index.INDEX_ROW.encode() + b"/") for a in opened)
+    reopened.lock()
+
+
+def test_a_cache_without_index_searches_and_the_next_sync_indexes_it(
+    device: Device, vault: Vault, fake_server: FakeServer
+) -> None:
+    """A cache from before the index still searches; the next sync writes one."""
+    from strongroom.client import search_index
+
+    with vault.store.transaction() as conn:
+        conn.execute("DELETE FROM sealed WHERE name = ?", (search_index.INDEX_ROW,))
+    vault.lock()
+    reopened = device.unlock(MASTER)
+    assert [r.title for r in reopened.search("team wiki")] == ["Wiki"]
+    fake_server.add("Vpn", list_name="Docs", description="office VPN")
+    reopened.sync()
+    assert search_index.read(reopened.store, reopened.key) is not None
+    assert [r.title for r in reopened.search("office")] == ["Vpn"]
+    assert [r.title for r in reopened.search("finance/docs")] == ["Vpn", "Wiki"]
+    reopened.lock()

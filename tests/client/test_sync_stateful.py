@@ -440,6 +440,10 @@ class SyncMachine(RuleBasedStateMachine):
             assert mine == summary_of(view)
             assert self.vault._secrets(mine) == secrets_of(view)
             assert self.vault.list_path(mine.list_id) == view.list_path
+        # The sealed search index follows the records through every delta.
+        for rid, view in expected.items():
+            assert rid in {r.id for r in self.vault.search(view.title)}
+            assert rid in {r.id for r in self.vault.search(view.list_path)}
 
     def _server_ids(self) -> Counter[str]:
         with self.admin() as s:

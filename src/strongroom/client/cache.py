@@ -8,7 +8,8 @@ Layout (schema version 1):
     wrapped_keys(kind, blob)  the cache key wrapped by the master-password key
                               ("password") and by the keystore key ("biometric")
     sealed(name, blob)        device state (credential, cursor, private keys,
-                              policies, times) sealed under the cache key
+                              policies, times) and the search index (see
+                              search_index), sealed under the cache key
     lists(id, blob)           one sealed blob per list
     records(id, summary, secrets)
                               two sealed blobs per record: what search needs,
@@ -287,6 +288,11 @@ class CacheStore:
             (str(i), bytes(b))
             for i, b in self._query("SELECT id, summary FROM records")
         ]
+
+    def summary_row(self, record_id: str) -> bytes | None:
+        """The sealed summary of one record."""
+        rows = self._query("SELECT summary FROM records WHERE id = ?", (record_id,))
+        return bytes(rows[0][0]) if rows else None
 
     def secrets_row(self, record_id: str) -> bytes | None:
         """The sealed secrets of one record."""

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from strongroom.client import audit_queue
+from strongroom.client import audit_queue, search_index
 from strongroom.client import state as device_state
 from strongroom.client import sync as sync_engine
 from strongroom.client.cache import CacheStore, damaged, erase_files, sync_lock
@@ -799,22 +799,39 @@ class Vault:
         needle = text.strip().casefold()
         if not needle:
             raise UsageError("give some text to search for")
-        summaries, _ = self._load()
-        if self._haystacks is None:
-            self._haystacks = {
-                rid: "\n".join(
-                    (
-                        s.title,
-                        s.username,
-                        s.description,
-                        s.url,
-                        self.list_path(s.list_id),
-                    )
-                ).casefold()
-                for rid, s in summaries.items()
-            }
-        hits = [summaries[rid] for rid, hay in self._haystacks.items() if needle in hay]
+        hits = [
+            self._summary(rid)
+            for rid, hay in self._search_texts().items()
+            if needle in hay
+        ]
         return sorted(hits, key=lambda s: (s.title.casefold(), s.id))
+
+    def _search_texts(self) -> dict[str, str]:
+        """What search looks at, by record id: the index's text and the list path."""
+        if self._haystacks is None:
+            key = self.key
+            paths = {i.id: i.path for i in sync_engine.read_lists(self.store, key)}
+            index = search_index.read(self.store, key)
+            if index is None:  # a cache from before the index: open every record
+                summaries, _ = self._load()
+                index = {rid: search_index.entry_of(s) for rid, s in summaries.items()}
+            self._haystacks = {
+                rid: f"{text}\n{paths.get(list_id, '').casefold()}"
+                for rid, (list_id, text) in index.items()
+            }
+        return self._haystacks
+
+    def _summary(self, record_id: str) -> RecordSummary:
+        """One record's summary, opening only that record when nothing is loaded."""
+        if self._summaries is not None and record_id in self._summaries:
+            return self._summaries[record_id]
+        blob = self.store.summary_row(record_id)
+        if blob is None:
+            raise damaged(self.store.path, "its search index names a missing record")
+        data = self.store.open_json(
+            self.key, blob, self.store.aad("records", record_id, "summary")
+        )
+        return RecordSummary.from_json(data)
 
     def resolve(self, record_id: str) -> RecordSummary:
         """The record with this id, or the one whose id starts with it."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from strongroom.client import audit_queue
+from strongroom.client import audit_queue, search_index
 from strongroom.client import state as device_state
 from strongroom.client.cache import CacheStore, damaged
 from strongroom.client.errors import ServerGarbage
@@ -236,6 +236,14 @@ def apply_reply(
         write_records(store, conn, key, decoded)
         if reply.lists is not None:
             write_lists(store, conn, key, reply.lists)
+        search_index.update(
+            store,
+            conn,
+            key,
+            full=reply.full,
+            removed_ids=list(reply.removed_record_ids),
+            upserted=[record.summary for record in decoded],
+        )
         uploaded = audit_queue.drop(conn, list(reply.stored_event_ids))
         device_state.save(store, conn, key, new_state)
         count = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
