@@ -9,8 +9,8 @@ device, and prints a table:
 - first sync end to end (request, server work, TLS, opening every sealed box,
   sealing and writing every record in one transaction); target < 3 s
 - unlock, split into the Argon2id key derivation and the rest
-- search after unlock (first search, which opens the summaries, and a warm one);
-  target < 50 ms
+- search after unlock: the first one (which opens the sealed search index),
+  later ones, and one that matches every record; target < 50 ms
 - resident memory of a fresh process holding the unlocked vault with every
   summary loaded (benchmarks/client_memory.py); target < 150 MB
 """
@@ -41,9 +41,6 @@ from strongroom.client.keystore import MemoryKeystore
 from strongroom.server.core.config import Settings
 from strongroom.server.core.instance import Instance, initialise, operator
 from strongroom.server.vault import service as vault
-
-T = TypeVar("T")
-
 
 T = TypeVar("T")
 
@@ -133,21 +130,31 @@ def main() -> None:
     _row("unlock: Argon2id (64 MiB, 3 passes)", spent[0] * 1000, "ms")
     _row("unlock: everything else", (total - spent[0]) * 1000, "ms")
 
+    # The first search after unlock opens the sealed search index (one blob)
+    # and then only the records it found; later ones reuse the opened index.
     started = time.perf_counter()
-    hits = unlocked.search("service")
+    hits = unlocked.search("host1234")
     _row(
-        f"first search ({len(hits)} hits, opens summaries)",
+        f"first search after unlock ({len(hits)} hit)",
         (time.perf_counter() - started) * 1000,
         "ms",
+        "< 50",
     )
     started = time.perf_counter()
     for _ in range(10):
-        hits = unlocked.search("host1234")
+        hits = unlocked.search("host4321")
     _row(
-        f"search after unlock ({len(hits)} hits)",
+        f"  later searches ({len(hits)} hit)",
         (time.perf_counter() - started) * 100,
         "ms",
         "< 50",
+    )
+    started = time.perf_counter()
+    hits = unlocked.search("service")
+    _row(
+        f"  a search matching all ({len(hits)} hits)",
+        (time.perf_counter() - started) * 1000,
+        "ms",
     )
     unlocked.lock()
 
