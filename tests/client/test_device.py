@@ -500,7 +500,7 @@ def test_a_sync_waits_for_another_then_says_so(
 def test_search_reads_one_sealed_index_not_every_record(
     device: Device, vault: Vault, fake_server: FakeServer
 ) -> None:
-    """A first search opens the sealed index and only the records it found."""
+    """A first search (or a show) opens the sealed index and only the records found."""
     from strongroom.client import search_index
 
     vault.lock()
@@ -513,10 +513,13 @@ def test_search_reads_one_sealed_index_not_every_record(
         return real_open(key, blob, aad)
 
     reopened.store.open_json = counting  # type: ignore[method-assign]
-    assert [r.title for r in reopened.search("brokerage")] == ["Brokerage"]
-    summaries = [a for a in opened if a.endswith(b"/summary")]
-    assert len(summaries) == 1
+    found = reopened.search("brokerage")
+    assert [r.title for r in found] == ["Brokerage"]
+    assert len([a for a in opened if a.endswith(b"/summary")]) == 1
     assert any(a.endswith(search_index.INDEX_ROW.encode() + b"/") for a in opened)
+    # Showing a record by an id prefix opens that record alone as well.
+    assert reopened.get(found[0].id[:6]).summary == found[0]
+    assert len([a for a in opened if a.endswith(b"/summary")]) == 2
     reopened.lock()
 
 

@@ -760,22 +760,28 @@ class Vault:
     # --- reading ---------------------------------------------------------
 
     def _load(self) -> tuple[dict[str, RecordSummary], dict[str, ListInfo]]:
-        if self._summaries is None or self._lists is None:
+        if self._summaries is None:
             key = self.key
-            lists = {info.id: info for info in sync_engine.read_lists(self.store, key)}
             summaries = {}
             for record_id, blob in self.store.summary_rows():
                 data = self.store.open_json(
                     key, blob, self.store.aad("records", record_id, "summary")
                 )
                 summaries[record_id] = RecordSummary.from_json(data)
-            self._summaries, self._lists = summaries, lists
-        return self._summaries, self._lists
+            self._summaries = summaries
+        return self._summaries, self._load_lists()
+
+    def _load_lists(self) -> dict[str, ListInfo]:
+        # Lists are few: opening them never costs what opening every record does.
+        if self._lists is None:
+            lists = sync_engine.read_lists(self.store, self.key)
+            self._lists = {info.id: info for info in lists}
+        return self._lists
 
     def lists(self) -> list[ListInfo]:
         """Every list, folders first by path, alphabetically (case-insensitive)."""
         self._require_fresh()
-        _, lists = self._load()
+        lists = self._load_lists()
         return sorted(lists.values(), key=lambda info: info.path.casefold())
 
     def records(self, list_id: str | None = None) -> list[RecordSummary]:
@@ -789,8 +795,7 @@ class Vault:
 
     def list_path(self, list_id: str) -> str:
         """The path of a list, or an empty string when the list is unknown."""
-        _, lists = self._load()
-        info = lists.get(list_id)
+        info = self._load_lists().get(list_id)
         return info.path if info else ""
 
     def search(self, text: str) -> list[RecordSummary]:
@@ -809,9 +814,8 @@ class Vault:
     def _search_texts(self) -> dict[str, str]:
         """What search looks at, by record id: the index's text and the list path."""
         if self._haystacks is None:
-            key = self.key
-            paths = {i.id: i.path for i in sync_engine.read_lists(self.store, key)}
-            index = search_index.read(self.store, key)
+            paths = {i.id: i.path for i in self._load_lists().values()}
+            index = search_index.read(self.store, self.key)
             if index is None:  # a cache from before the index: open every record
                 summaries, _ = self._load()
                 index = {rid: search_index.entry_of(s) for rid, s in summaries.items()}
@@ -836,16 +840,17 @@ class Vault:
     def resolve(self, record_id: str) -> RecordSummary:
         """The record with this id, or the one whose id starts with it."""
         self._require_fresh()
-        summaries, _ = self._load()
+        # The index knows every id: show, copy and otp open one record only.
+        ids = self._search_texts()
         wanted = record_id.strip().lower()
-        if wanted in summaries:
-            return summaries[wanted]
-        matches = [s for rid, s in summaries.items() if rid.startswith(wanted)]
+        if wanted in ids:
+            return self._summary(wanted)
+        matches = [rid for rid in ids if rid.startswith(wanted)]
         if len(wanted) < 4 or not matches:
             raise RecordNotFound(record_id)
         if len(matches) > 1:
             raise RecordNotFound(record_id, ambiguous=True)
-        return matches[0]
+        return self._summary(matches[0])
 
     def _secrets(self, summary: RecordSummary) -> RecordSecrets:
         blob = self.store.secrets_row(summary.id)
