@@ -540,3 +540,30 @@ def test_a_cache_without_index_searches_and_the_next_sync_indexes_it(
     assert [r.title for r in reopened.search("office")] == ["Vpn"]
     assert [r.title for r in reopened.search("finance/docs")] == ["Vpn", "Wiki"]
     reopened.lock()
+
+
+def test_the_cache_key_is_wrapped_by_argon2id_of_64_mib_and_3_passes(
+    device: Device, vault: Vault, keystore: MemoryKeystore
+) -> None:
+    """The stored parameters are at least RFC 9106's 64 MiB / 3 passes, and the
+    master password through exactly them (or the keystore's key) opens the key."""
+    from strongroom.crypto import aead
+    from strongroom.crypto.passwords import KdfParams, derive_key
+
+    params = KdfParams.from_dict(vault.store.meta()["kdf"])
+    assert params.memory_kib >= 64 * 1024 and params.time_cost >= 3
+    assert len(params.salt) == 16
+    aad = vault.store.aad("wrapped_keys", "password")
+    wrapped = vault.store.wrapped_key("password")
+    assert wrapped is not None
+    assert aead.open_sealed(derive_key(MASTER, params), wrapped, aad) == vault.key
+    vault.enable_biometric()
+    secret = keystore.get(vault.store.profile_id)
+    biometric = vault.store.wrapped_key("biometric")
+    assert secret is not None and biometric is not None
+    assert (
+        aead.open_sealed(
+            secret, biometric, vault.store.aad("wrapped_keys", "biometric")
+        )
+        == vault.key
+    )
