@@ -80,14 +80,12 @@ def _summary(payload: RecordPayload, secrets: SealedSecrets) -> RecordSummary:
 
 
 def decode_record(
-    payload: RecordPayload, box_private_key: bytes, url: str
+    payload: RecordPayload, unsealer: sealed_box.Unsealer, url: str
 ) -> DecodedRecord:
     """Open one record's sealed secrets; ServerGarbage when they do not fit."""
     try:
         blob = base64.b64decode(payload.sealed, validate=True)
-        secrets = SealedSecrets.model_validate_json(
-            sealed_box.unseal(box_private_key, blob)
-        )
+        secrets = SealedSecrets.model_validate_json(unsealer.unseal(blob))
     except (binascii.Error, ValueError, DecryptionError, ValidationError) as exc:
         raise ServerGarbage(url, "a record's secrets cannot be opened") from exc
     # The sealed part names its record: a box copied onto another record
@@ -112,7 +110,8 @@ def decode_upserts(
     payloads = reply.upserts
 
     def decode_all(chunk: list[RecordPayload]) -> list[DecodedRecord]:
-        return [decode_record(p, box_private_key, url) for p in chunk]
+        unsealer = sealed_box.Unsealer(box_private_key)
+        return [decode_record(p, unsealer, url) for p in chunk]
 
     if len(payloads) < _PARALLEL_FROM:
         return decode_all(payloads)
