@@ -120,11 +120,12 @@ class Org:
         with self.session() as session:
             for record in vault.records_for_phone(session, self.alice(session)):
                 view = vault.open_record(session, self.instance.cipher, record)
-                out[record.id] = (_summary_of(view), _secrets_of(view), view.list_path)
+                out[record.id] = (summary_of(view), secrets_of(view), view.list_path)
         return out
 
 
-def _summary_of(view: vault.RecordView) -> RecordSummary:
+def summary_of(view: vault.RecordView) -> RecordSummary:
+    """What the device should hold for a record, as the server sees it."""
     from strongroom.client.models import FieldInfo
 
     return RecordSummary(
@@ -149,7 +150,8 @@ def _summary_of(view: vault.RecordView) -> RecordSummary:
     )
 
 
-def _secrets_of(view: vault.RecordView) -> RecordSecrets:
+def secrets_of(view: vault.RecordView) -> RecordSecrets:
+    """The secrets the device should hold for a record."""
     return RecordSecrets(
         password=view.password,
         notes=view.notes,

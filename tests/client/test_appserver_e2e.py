@@ -1,18 +1,25 @@
 """The device against the real App Server over HTTPS (SQLite and PostgreSQL)."""
 
+import contextlib
 import datetime
 import ssl
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from strongroom.client import audit_queue
+from strongroom.client import state as device_state
+from strongroom.client.cache import CacheStore
 from strongroom.client.clipboard import MemoryClipboard
 from strongroom.client.config import ClientSettings
 from strongroom.client.device import Device, Vault
 from strongroom.client.errors import (
+    PIN_MISMATCH_AT_PAIRING_MESSAGE,
     PIN_MISMATCH_MESSAGE,
     CacheErased,
     DeviceRevoked,
@@ -24,9 +31,10 @@ from strongroom.client.errors import (
     WipeRequested,
 )
 from strongroom.client.keystore import MemoryKeystore
+from strongroom.client.transport import HttpConnector
 from strongroom.crypto.certificates import make_self_signed
 from strongroom.protocol.errors import ErrorCode
-from strongroom.protocol.schemas import DeviceEventType
+from strongroom.protocol.schemas import DeviceEventType, SyncRequest, SyncResponse
 from strongroom.server.appserver.runner import run_in_thread
 from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.instance import Instance, operator
@@ -160,8 +168,11 @@ def test_offline_events_land_once_with_device_time_and_id(
     with pytest.raises(Exception):
         phone.unlock("not the password")
     reopened = phone.unlock(MASTER_PASSWORD)
-    queued = reopened.store.event_count()
-    assert queued == 5  # reveal, copy, otp, failed unlock, unlock
+    queued = audit_queue.pending(
+        reopened.store, reopened.key, reopened.state.queue_private_key, 100
+    )
+    assert len(queued) == 5  # reveal, copy, otp, failed unlock, unlock
+    device_times = sorted((e.event_type.value, _utc(e.occurred_at)) for e in queued)
     reopened.sync()
     reopened.sync()
     with org.session() as session:
@@ -182,10 +193,19 @@ def test_offline_events_land_once_with_device_time_and_id(
         ]
     )
     assert len({r.id for r in rows}) == len(rows)
+    # Each event keeps the time the device gave it, not the time of upload.
+    assert sorted((r.event_type, _utc(r.occurred_at)) for r in rows) == device_times
     for row in rows:
         assert row.device_id == reopened.state.device_id
         assert row.received_at >= row.occurred_at
     reopened.lock()
+
+
+def _utc(moment: datetime.datetime) -> datetime.datetime:
+    """An aware UTC time (SQLite hands naive UTC times back)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC)
 
 
 @pytest.mark.parametrize(
@@ -277,6 +297,86 @@ def test_pin_mismatch_refuses_before_any_request(
         running.stop()
 
 
+class _ForeignKeyServer:
+    """A TLS server with a key of its own, recording every byte sent after the
+    handshake: what an intercepting proxy on the App Server's address would see."""
+
+    def __init__(self, port: int, tmp_path: Path) -> None:
+        import socket
+
+        other = make_self_signed(["127.0.0.1"])
+        cert, key = tmp_path / "foreign.crt", tmp_path / "foreign.key"
+        cert.write_bytes(other.cert_pem)
+        key.write_bytes(other.key_pem)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = 0
+        self.received = b""
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError), conn:
+                conn.settimeout(5)
+                tls = self.context.wrap_socket(conn, server_side=True)
+                self.handshakes += 1
+                while chunk := tls.recv(65536):
+                    self.received += chunk
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("moment", ["pairing", "sync"])
+def test_a_foreign_key_receives_not_one_byte(
+    phone: Device,
+    org: Org,
+    appserver: tuple[object, object],
+    tmp_path: Path,
+    moment: str,
+) -> None:
+    """At pairing and at sync, a server with another key completes a handshake
+    and then reads nothing: the pin is checked before the request is written."""
+    import dataclasses
+
+    qr = org.qr()
+    if moment == "sync":
+        phone.pair(qr, MASTER_PASSWORD).lock()
+    server, _app = appserver
+    port = server.port  # type: ignore[attr-defined]
+    server.stop()  # type: ignore[attr-defined]
+    foreign = _ForeignKeyServer(port, tmp_path)
+    try:
+        with pytest.raises(PinMismatch) as refused:
+            if moment == "pairing":
+                phone.pair(
+                    dataclasses.replace(qr, url=f"https://127.0.0.1:{port}"), "x"
+                )
+            else:
+                with phone.unlock(MASTER_PASSWORD) as vault:
+                    vault.sync()
+    finally:
+        foreign.close()
+    assert foreign.handshakes >= 1
+    assert foreign.received == b""
+    expected = (
+        PIN_MISMATCH_AT_PAIRING_MESSAGE if moment == "pairing" else PIN_MISMATCH_MESSAGE
+    )
+    assert refused.value.message == expected
+    assert phone.settings.cache_file.exists() == (moment == "sync")
+
+
 def _read_request(tls: ssl.SSLSocket) -> None:
     """Read one whole request (head and body), so closing after the reply never
     resets a connection the client is still writing to."""
@@ -343,6 +443,13 @@ class _RawServer:
         self.sock.close()
 
 
+def _point_at(vault: Vault, url: str) -> None:
+    """Make the paired device talk to `url` from now on (as if the QR named it)."""
+    vault.state = vault.state.evolve(server_url=url)
+    with vault.store.transaction() as conn:
+        device_state.save(vault.store, conn, vault.key, vault.state)
+
+
 GARBAGE = [
     (
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
@@ -369,9 +476,7 @@ def test_garbage_or_silence_leaves_the_cache_untouched(
     for reply, error in GARBAGE:
         raw = _RawServer(instance, reply)
         try:
-            synced.state = synced.state.evolve(
-                server_url=f"https://127.0.0.1:{raw.port}"
-            )
+            _point_at(synced, f"https://127.0.0.1:{raw.port}")
             query = "SELECT count(*), group_concat(hex(summary)) FROM records"
             before = synced.store.conn.execute(query).fetchone()
             cursor_before = synced.state.cursor
@@ -390,7 +495,98 @@ def test_unreachable_server_is_a_clear_error(synced: Vault) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    synced.state = synced.state.evolve(server_url=f"https://127.0.0.1:{port}")
+    _point_at(synced, f"https://127.0.0.1:{port}")
     with pytest.raises(ServerUnreachable):
         synced.sync()
     assert len(synced.records()) == 3
+
+
+class _HeldReply:
+    """A pinned connector that, once, holds its sync reply until released."""
+
+    def __init__(self, url: str, pin: str, arrived: threading.Event) -> None:
+        self.inner = HttpConnector(url, pin)
+        self.arrived = arrived
+        self.release = threading.Event()
+
+    def sync(self, request: SyncRequest) -> SyncResponse:
+        reply = self.inner.sync(request)
+        self.arrived.set()
+        self.release.wait(30)
+        return reply
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _reopened(phone: Device, key: bytes, factory: object = None) -> Vault:
+    """The profile opened again, as a second process would (key known: no Argon2)."""
+    device = Device(
+        phone.settings,
+        keystore=MemoryKeystore(),
+        connector_factory=factory,  # type: ignore[arg-type]
+    )
+    store = CacheStore.open(phone.settings.cache_file)
+    return Vault(device, store, key, device_state.load(store, key), method="password")
+
+
+def test_two_syncs_at_once_leave_a_device_that_still_syncs(
+    synced: Vault, org: Org, phone: Device
+) -> None:
+    """Two commands syncing one profile at once: the second waits, nothing is revoked.
+
+    Without that, the first would commit a credential the server retired when
+    the second asked, and the next sync would be refused as a cloned device.
+    """
+    key = synced.key
+    synced.lock()
+    arrived = threading.Event()
+    held: list[_HeldReply] = []
+
+    def held_factory(url: str, pin: str) -> _HeldReply:
+        held.append(_HeldReply(url, pin, arrived))
+        return held[-1]
+
+    def first() -> None:
+        with _reopened(phone, key, held_factory) as vault:
+            vault.sync()
+
+    def second() -> None:
+        with _reopened(phone, key) as vault:
+            vault.sync()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        one = pool.submit(first)
+        assert arrived.wait(30), "the first sync got no reply"
+        two = pool.submit(second)
+        # Let the second sync run while the first holds its reply uncommitted.
+        with contextlib.suppress(FuturesTimeout):
+            two.result(timeout=2)
+        held[0].release.set()
+        one.result(timeout=60)
+        two.result(timeout=60)
+
+    with _reopened(phone, key) as vault:
+        vault.sync()
+        assert_matches_server(vault, org)
+
+
+def test_a_delta_sync_indexes_a_cache_that_has_no_search_index(
+    synced: Vault, org: Org
+) -> None:
+    """A cache without the search index (an older one) is indexed by a delta sync."""
+    from strongroom.client import search_index
+
+    with synced.store.transaction() as conn:
+        conn.execute("DELETE FROM sealed WHERE name = ?", (search_index.INDEX_ROW,))
+    org.add_record(
+        "Infra/Servers", vault_service.RecordInput(title="cache1", password="c1-pass-x")
+    )
+    assert not synced.sync().full
+    index = search_index.read(synced.store, synced.key)
+    assert index is not None and set(index) == set(org.phone_view())
+    assert [r.title for r in synced.search("infra/servers")] == [
+        "cache1",
+        "db1",
+        "web1",
+    ]

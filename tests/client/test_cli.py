@@ -1,6 +1,7 @@
 """`strongroom-mobile` in-process (CliRunner) with the fake server and the twins."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,131 @@ def test_biometric_on_then_unlock_biometric(
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().startswith("srm1.")
     assert "Biometric unlock:     on" in invoke(deps, "status", stdin=None).stdout
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "DELETE FROM meta WHERE key = 'kdf'",
+        "UPDATE meta SET value = 'not json' WHERE key = 'kdf'",
+        'UPDATE meta SET value = \'{"salt": "00", "time_cost": 1, '
+        '"memory_kib": 8, "parallelism": 1}\' WHERE key = \'kdf\'',
+        'UPDATE meta SET value = \'{"salt": "0011223344556677", "time_cost": 3, '
+        '"memory_kib": 99999999999, "parallelism": 4}\' WHERE key = \'kdf\'',
+        "UPDATE wrapped_keys SET blob = x'00' WHERE kind = 'password'",
+        "DELETE FROM wrapped_keys",
+        "DELETE FROM sealed",
+    ],
+)
+def test_damaged_metadata_is_one_line_and_left_alone(
+    deps: Dependencies, vault: Vault, edit: str
+) -> None:
+    """A cache whose unlock data is damaged: exit 6, two lines, no count, unchanged."""
+    vault.lock()
+    path = deps.settings.cache_file  # type: ignore[union-attr]
+    con = sqlite3.connect(path)
+    con.execute(edit)
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    before = path.read_bytes()
+    result = invoke(deps, "ls", "--password-stdin")
+    assert result.exit_code == 6, result.output
+    assert result.stderr.startswith("error: the offline copy at ")
+    assert len(result.stderr.strip().splitlines()) == 2
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE meta SET value = '\"x\"' WHERE key = 'policies'",
+        "DELETE FROM meta WHERE key = 'queue_public_key'",
+    ],
+)
+def test_damaged_lockout_data_with_a_wrong_password(
+    deps: Dependencies, vault: Vault, edit: str
+) -> None:
+    """A wrong password on a cache whose lock-out data is damaged: exit 6, no trace."""
+    vault.lock()
+    con = sqlite3.connect(deps.settings.cache_file)  # type: ignore[union-attr]
+    con.execute(edit)
+    con.commit()
+    con.close()
+    result = invoke(deps, "ls", "--password-stdin", stdin="wrong\n")
+    assert result.exit_code == 6, result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ({"pin": "not-a-pin"}, "key pin is not a SHA-256 pin"),
+        ({"pin": "AAAA"}, "key pin is not a SHA-256 pin"),
+        ({"url": "https://"}, "server address 'https://' is not usable"),
+        ({"url": "https://host:99999"}, "is not usable"),
+    ],
+)
+def test_qr_text_with_a_broken_pin_or_address(
+    deps: Dependencies, query: dict[str, str], says: str
+) -> None:
+    """A pairing code of ours whose pin or address is broken: exit 5, nothing sent."""
+    import dataclasses
+
+    payload = dataclasses.replace(PAYLOAD, **query)
+    result = invoke(deps, "pair", "--qr-text", payload.to_uri(), "--password-stdin")
+    assert result.exit_code == 5, result.output
+    assert says in result.stderr
+    assert not deps.settings.cache_file.exists()  # type: ignore[union-attr]
+
+
+def test_qr_image_too_large_to_decode(deps: Dependencies, tmp_path: Path) -> None:
+    """A picture too large to decode safely (a decompression bomb) is refused."""
+    from PIL import Image
+
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000), 1).save(bomb)
+    result = invoke(deps, "pair", "--qr-image", str(bomb), "--password-stdin")
+    assert result.exit_code == 5, result.output
+    assert "is too large a picture" in result.stderr
+
+
+def test_escape_sequences_in_a_record_never_reach_the_terminal(
+    deps: Dependencies, tmp_path: Path, fake_server: FakeServer
+) -> None:
+    """Control characters a colleague put in notes are shown escaped, lines kept."""
+    fake_server.add(
+        "Trap",
+        notes="line one\n\x1b]0;owned\x07\x1b[2Jline two\u202eevil",
+        password="pw\x1b[31m",
+    )
+    paired = invoke(deps, "pair", "--qr-text", PAYLOAD.to_uri(), "--password-stdin")
+    assert paired.exit_code == 0, paired.output
+    trap = next(r for r in fake_server.records.values() if r.title == "Trap")
+    result = invoke(deps, "show", trap.id, "--reveal", "--password-stdin")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\u202e" not in result.stdout
+    assert "line one\n\\x1b]0;owned\\x07\\x1b[2Jline two\\u202eevil" in result.stdout
+    assert "Password:       pw\\x1b[31m" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STRONGROOM_MOBILE_SESSION_IDLE_MINUTES", "0"),
+        ("STRONGROOM_MOBILE_CLIPBOARD", "carrier-pigeon"),
+        ("STRONGROOM_MOBILE_READ_TIMEOUT_SECONDS", "soon"),
+    ],
+)
+def test_a_bad_setting_names_its_variable(
+    device: Device, tmp_path: Path, name: str, value: str
+) -> None:
+    """A STRONGROOM_MOBILE_* variable that is wrong: one line naming it, exit 2."""
+    deps = Dependencies(make_device=lambda settings: device)
+    env = {"STRONGROOM_MOBILE_HOME": str(tmp_path / "p"), name: value}
+    result = invoke(deps, "status", stdin=None, env=env)
+    assert result.exit_code == 2, result.output
+    first, second = result.stderr.splitlines()
+    assert first.startswith(f"error: {name} is not valid: ")
+    assert second == f"  next: fix or unset {name} (docs/device.md lists the settings)"

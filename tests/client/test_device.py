@@ -476,3 +476,94 @@ def test_otp_bad_secrets_are_clear_errors(secret: str) -> None:
 
     with pytest.raises(NoOtpSecret):
         current_code(secret, datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC))
+
+
+def test_a_sync_waits_for_another_then_says_so(
+    device: Device, vault: Vault, fake_server: FakeServer
+) -> None:
+    """While another sync of the profile holds the lock, a sync waits, then says so."""
+    from strongroom.client.cache import sync_lock
+    from strongroom.client.errors import SyncInProgress
+
+    device.settings = device.settings.model_copy(
+        update={"connect_timeout_seconds": 0.2, "read_timeout_seconds": 0.3}
+    )
+    before = fake_server.syncs
+    with sync_lock(device.profile, 1), pytest.raises(SyncInProgress) as busy:
+        vault.sync()
+    assert "another sync of this device is still running" in busy.value.message
+    assert fake_server.syncs == before  # nothing was sent while waiting
+    vault.sync()
+    assert fake_server.syncs == before + 1
+
+
+def test_search_reads_one_sealed_index_not_every_record(
+    device: Device, vault: Vault, fake_server: FakeServer
+) -> None:
+    """A first search (or a show) opens the sealed index and only the records found."""
+    from strongroom.client import search_index
+
+    vault.lock()
+    reopened = device.unlock(MASTER)
+    opened: list[bytes] = []
+    real_open = reopened.store.open_json
+
+    def counting(key: bytes, blob: bytes, aad: bytes) -> object:
+        opened.append(aad)
+        return real_open(key, blob, aad)
+
+    reopened.store.open_json = counting  # type: ignore[method-assign]
+    found = reopened.search("brokerage")
+    assert [r.title for r in found] == ["Brokerage"]
+    assert len([a for a in opened if a.endswith(b"/summary")]) == 1
+    assert any(a.endswith(search_index.INDEX_ROW.encode() + b"/") for a in opened)
+    # Showing a record by an id prefix opens that record alone as well.
+    assert reopened.get(found[0].id[:6]).summary == found[0]
+    assert len([a for a in opened if a.endswith(b"/summary")]) == 2
+    reopened.lock()
+
+
+def test_a_cache_without_index_searches_and_the_next_sync_indexes_it(
+    device: Device, vault: Vault, fake_server: FakeServer
+) -> None:
+    """A cache from before the index still searches; the next sync writes one."""
+    from strongroom.client import search_index
+
+    with vault.store.transaction() as conn:
+        conn.execute("DELETE FROM sealed WHERE name = ?", (search_index.INDEX_ROW,))
+    vault.lock()
+    reopened = device.unlock(MASTER)
+    assert [r.title for r in reopened.search("team wiki")] == ["Wiki"]
+    fake_server.add("Vpn", list_name="Docs", description="office VPN")
+    reopened.sync()
+    assert search_index.read(reopened.store, reopened.key) is not None
+    assert [r.title for r in reopened.search("office")] == ["Vpn"]
+    assert [r.title for r in reopened.search("finance/docs")] == ["Vpn", "Wiki"]
+    reopened.lock()
+
+
+def test_the_cache_key_is_wrapped_by_argon2id_of_64_mib_and_3_passes(
+    device: Device, vault: Vault, keystore: MemoryKeystore
+) -> None:
+    """The stored parameters are at least RFC 9106's 64 MiB / 3 passes, and the
+    master password through exactly them (or the keystore's key) opens the key."""
+    from strongroom.crypto import aead
+    from strongroom.crypto.passwords import KdfParams, derive_key
+
+    params = KdfParams.from_dict(vault.store.meta()["kdf"])
+    assert params.memory_kib >= 64 * 1024 and params.time_cost >= 3
+    assert len(params.salt) == 16
+    aad = vault.store.aad("wrapped_keys", "password")
+    wrapped = vault.store.wrapped_key("password")
+    assert wrapped is not None
+    assert aead.open_sealed(derive_key(MASTER, params), wrapped, aad) == vault.key
+    vault.enable_biometric()
+    secret = keystore.get(vault.store.profile_id)
+    biometric = vault.store.wrapped_key("biometric")
+    assert secret is not None and biometric is not None
+    assert (
+        aead.open_sealed(
+            secret, biometric, vault.store.aad("wrapped_keys", "biometric")
+        )
+        == vault.key
+    )

@@ -8,7 +8,8 @@ Layout (schema version 1):
     wrapped_keys(kind, blob)  the cache key wrapped by the master-password key
                               ("password") and by the keystore key ("biometric")
     sealed(name, blob)        device state (credential, cursor, private keys,
-                              policies, times) sealed under the cache key
+                              policies, times) and the search index (see
+                              search_index), sealed under the cache key
     lists(id, blob)           one sealed blob per list
     records(id, summary, secrets)
                               two sealed blobs per record: what search needs,
@@ -25,6 +26,9 @@ copied from another device's cache, fails to open.
 Every change happens in one `BEGIN IMMEDIATE` transaction; SQLite in WAL mode
 with `synchronous=FULL` then guarantees that a process killed at any point
 leaves either the old or the new state.
+
+A sync spans more than a transaction (request, reply, commit), so syncs of
+one profile also take `sync_lock`, a lock file beside the cache.
 """
 
 import contextlib
@@ -36,13 +40,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from strongroom.client.errors import CacheCorrupt, ProfileNotWritable
+from strongroom.client.errors import CacheCorrupt, ProfileNotWritable, SyncInProgress
 from strongroom.crypto import aead
 from strongroom.crypto.errors import DecryptionError
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+SYNC_LOCK_NAME = "sync.lock"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -222,7 +227,10 @@ class CacheStore:
     def meta(self) -> dict[str, Any]:
         """Every metadata value, decoded."""
         rows = self._query("SELECT key, value FROM meta")
-        return {key: json.loads(value) for key, value in rows}
+        try:
+            return {key: json.loads(value) for key, value in rows}
+        except (TypeError, ValueError) as exc:
+            raise damaged(self.path, "its metadata is not readable") from exc
 
     def set_meta(self, conn: sqlite3.Connection, **values: Any) -> None:
         """Write metadata values inside the caller's transaction."""
@@ -281,6 +289,11 @@ class CacheStore:
             for i, b in self._query("SELECT id, summary FROM records")
         ]
 
+    def summary_row(self, record_id: str) -> bytes | None:
+        """The sealed summary of one record."""
+        rows = self._query("SELECT summary FROM records WHERE id = ?", (record_id,))
+        return bytes(rows[0][0]) if rows else None
+
     def secrets_row(self, record_id: str) -> bytes | None:
         """The sealed secrets of one record."""
         rows = self._query("SELECT secrets FROM records WHERE id = ?", (record_id,))
@@ -325,6 +338,48 @@ def _tx(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def sync_lock(profile: Path, wait_seconds: float) -> Iterator[None]:
+    """Hold the profile's sync lock, waiting up to `wait_seconds` for another sync.
+
+    Each sync reply carries the next device credential, and the App Server
+    honours only the one it issued last. Two syncs of one profile at once (two
+    commands, or a command beside the app) could commit their replies in the
+    other order, leaving a credential the server has retired: the next sync
+    would be refused as a cloned device and the cache erased. So a sync, from
+    reading the credential to committing the reply, runs alone.
+
+    The lock is a write transaction on a small side file: SQLite's own file
+    locking works on every platform the device runs on, waits with its busy
+    timeout, and is released by the operating system if the process dies.
+    """
+    path = profile / SYNC_LOCK_NAME
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=wait_seconds)
+    except sqlite3.Error as exc:
+        raise ProfileNotWritable(
+            f"cannot create the sync lock in {profile} ({exc})",
+            hint="fix the profile directory's permissions",
+        ) from exc
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise SyncInProgress(wait_seconds) from exc
+            raise ProfileNotWritable(
+                f"cannot take the sync lock in {profile} ({exc})",
+                hint="fix the profile directory's permissions",
+            ) from exc
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def erase_files(path: Path) -> None:

@@ -34,14 +34,14 @@ import secrets
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
-from strongroom.client import audit_queue
+from strongroom.client import audit_queue, search_index
 from strongroom.client import state as device_state
 from strongroom.client import sync as sync_engine
-from strongroom.client.cache import CacheStore, damaged, erase_files
+from strongroom.client.cache import CacheStore, damaged, erase_files, sync_lock
 from strongroom.client.clipboard import Clipboard, system_clipboard
 from strongroom.client.config import ClientSettings
 from strongroom.client.errors import (
@@ -55,6 +55,7 @@ from strongroom.client.errors import (
     MasterPasswordRequired,
     NoOtpSecret,
     NotPaired,
+    PinMismatch,
     ProfileNotWritable,
     RecordNotFound,
     ServerError,
@@ -110,6 +111,10 @@ INSTALLATION_FILE = "installation-id"
 CLOCK_SLACK = datetime.timedelta(minutes=10)
 MAX_SYNC_ROUNDS = 20
 COPY_FIELDS = ("password", "username")
+# A public-key pin is the SHA-256 of the certificate's SubjectPublicKeyInfo.
+PIN_BYTES = 32
+# A wrapped cache key: the GCM nonce, the 256-bit key and the 16-byte tag.
+WRAPPED_KEY_BYTES = aead.NONCE_BYTES + aead.KEY_BYTES + 16
 
 
 def utcnow() -> datetime.datetime:
@@ -174,11 +179,13 @@ class Device:
     def parse_pairing(text: str) -> PairingPayload:
         """Parse a pairing URI; BadPairingCode when it is not one of ours."""
         try:
-            return PairingPayload.from_uri(text)
+            payload = PairingPayload.from_uri(text)
         except NotAPairingCode as exc:
             raise BadPairingCode(
                 str(exc), hint="scan the QR code from Strongroom's Preferences page"
             ) from exc
+        check_pairing(payload)
+        return payload
 
     @staticmethod
     def read_qr_image(path: Path) -> PairingPayload:
@@ -190,6 +197,13 @@ class Device:
             with Image.open(path) as image:
                 image.load()
                 codes = zxingcpp.read_barcodes(image)
+        except Image.DecompressionBombError as exc:
+            # Pillow refuses pictures so large that decoding them could
+            # exhaust memory; no QR code needs one.
+            raise BadPairingCode(
+                f"{path} is too large a picture ({exc.args[0].split(' exceeds')[0]})",
+                hint="give a smaller picture of the QR code",
+            ) from exc
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             raise BadPairingCode(
                 f"{path} cannot be read as a picture",
@@ -333,6 +347,7 @@ class Device:
             )
         if not master_password:
             raise UsageError("the master password is empty")
+        check_pairing(payload)
         self._ensure_writable_profile()
         installation_id = self._installation_id()
 
@@ -360,6 +375,9 @@ class Device:
                     box_public_key=_b64(box_public),
                 )
             )
+        except PinMismatch as exc:
+            # Not paired yet: the key that failed is the one the QR code names.
+            raise PinMismatch(pairing=True) from exc
         finally:
             connector.close()
         if reply.instance_id != payload.instance_id:
@@ -413,11 +431,13 @@ class Device:
         """Unlock with the master password; failures count toward erasure."""
         store = self._open()
         try:
-            meta = store.meta()
-            params = KdfParams.from_dict(meta["kdf"])
+            params = _kdf_params(store)
             wrapped = store.wrapped_key("password")
             if wrapped is None:
                 raise damaged(store.path, "the master-password key is missing")
+            if len(wrapped) != WRAPPED_KEY_BYTES:
+                # Damage, not a wrong password: it must not count toward erasure.
+                raise damaged(store.path, "the master-password key is malformed")
             try:
                 key = aead.open_sealed(
                     derive_key(master_password, params),
@@ -425,13 +445,16 @@ class Device:
                     _wrap_aad(store, "password"),
                 )
             except DecryptionError:
-                raise self._failed_unlock(store, meta) from None
-            state = device_state.load(store, key)
+                raise self._failed_unlock(store) from None
             now = self.clock()
-            state = state.evolve(
-                last_password_unlock_at=now, last_seen_at=max(now, state.last_seen_at)
-            )
             with store.transaction() as conn:
+                # Read inside the write transaction: a sync committing in
+                # between must not have its new credential overwritten.
+                state = device_state.load(store, key)
+                state = state.evolve(
+                    last_password_unlock_at=now,
+                    last_seen_at=max(now, state.last_seen_at),
+                )
                 store.set_meta(conn, failed_unlocks=0)
                 device_state.save(store, conn, key, state)
                 audit_queue.add_sealed(
@@ -448,15 +471,21 @@ class Device:
             store.close()
             raise
 
-    def _failed_unlock(self, store: CacheStore, meta: dict[str, Any]) -> ClientError:
+    def _failed_unlock(self, store: CacheStore) -> ClientError:
         """Count a failed unlock (erasing at the limit); return the error to raise."""
-        failures = int(meta.get("failed_unlocks", 0)) + 1
-        limit = Policies.model_validate(meta["policies"]).failed_unlock_limit
-        public_key = base64.b64decode(meta["queue_public_key"])
         event = audit_queue.new_event(
             DeviceEventType.UNLOCK_FAILED, self.clock(), field="password"
         )
         with store.transaction() as conn:
+            # Counted inside the write transaction, so failures tried in
+            # parallel cannot overwrite each other's count.
+            meta = store.meta()
+            try:
+                failures = int(meta.get("failed_unlocks", 0)) + 1
+                limit = Policies.model_validate(meta["policies"]).failed_unlock_limit
+                public_key = base64.b64decode(meta["queue_public_key"], validate=True)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise damaged(store.path, "its unlock metadata is unreadable") from exc
             store.set_meta(conn, failed_unlocks=failures)
             audit_queue.add_public(store, conn, public_key, event)
         log.warning("device_unlock_failed failures=%d limit=%d", failures, limit)
@@ -491,11 +520,14 @@ class Device:
                     "the key store's key does not open this device's cache",
                     hint="use your master password, then turn biometrics on again",
                 ) from None
-            state = device_state.load(store, key)
-            self._check_second_factor_allowed(state, biometric=True)
+            self._check_second_factor_allowed(
+                device_state.load(store, key), biometric=True
+            )
             now = self.clock()
-            state = state.evolve(last_seen_at=max(now, state.last_seen_at))
             with store.transaction() as conn:
+                # Read again inside the write transaction (see `unlock`).
+                state = device_state.load(store, key)
+                state = state.evolve(last_seen_at=max(now, state.last_seen_at))
                 device_state.save(store, conn, key, state)
                 audit_queue.add_sealed(
                     store,
@@ -576,6 +608,52 @@ class Device:
             store.close()
         log.info("device_locked sessions=%d", ended)
         return int(ended)
+
+
+# Bounds on stored Argon2id parameters: a damaged or edited file must give a
+# clear error, not a crash in libargon2 or a derivation that eats the memory.
+_KDF_LIMITS = {"time_cost": (1, 64), "memory_kib": (8, 4 * 1024 * 1024)}
+
+
+def _kdf_params(store: CacheStore) -> KdfParams:
+    """The stored Argon2id parameters; CacheCorrupt when they cannot be used."""
+    try:
+        params = KdfParams.from_dict(store.meta()["kdf"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise damaged(store.path, "its key-derivation parameters are missing") from exc
+    usable = len(params.salt) >= 8 and 1 <= params.parallelism <= 64
+    for name, (low, high) in _KDF_LIMITS.items():
+        usable = usable and low <= getattr(params, name) <= high
+    if not usable or params.memory_kib < 8 * params.parallelism:
+        raise damaged(store.path, "its key-derivation parameters are not usable")
+    return params
+
+
+def check_pairing(payload: PairingPayload) -> None:
+    """Refuse a pairing payload whose address or pin cannot be what the QR meant.
+
+    A pin that is not a SHA-256 would fail every handshake with a message
+    about a foreign server; saying that the code itself is broken is true.
+    """
+    hint = "ask your administrator for a new QR code"
+    parts = urlsplit(payload.url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port in (-1, 0):
+        raise BadPairingCode(
+            f"the pairing code's server address {payload.url!r} is not usable",
+            hint=hint,
+        )
+    try:
+        pin = base64.b64decode(payload.pin, validate=True)
+    except (binascii.Error, ValueError):
+        pin = b""
+    if len(pin) != PIN_BYTES:
+        raise BadPairingCode(
+            "the pairing code's key pin is not a SHA-256 pin", hint=hint
+        )
 
 
 def _wrap_aad(store: CacheStore, kind: str) -> bytes:
@@ -682,22 +760,28 @@ class Vault:
     # --- reading ---------------------------------------------------------
 
     def _load(self) -> tuple[dict[str, RecordSummary], dict[str, ListInfo]]:
-        if self._summaries is None or self._lists is None:
+        if self._summaries is None:
             key = self.key
-            lists = {info.id: info for info in sync_engine.read_lists(self.store, key)}
             summaries = {}
             for record_id, blob in self.store.summary_rows():
                 data = self.store.open_json(
                     key, blob, self.store.aad("records", record_id, "summary")
                 )
                 summaries[record_id] = RecordSummary.from_json(data)
-            self._summaries, self._lists = summaries, lists
-        return self._summaries, self._lists
+            self._summaries = summaries
+        return self._summaries, self._load_lists()
+
+    def _load_lists(self) -> dict[str, ListInfo]:
+        # Lists are few: opening them never costs what opening every record does.
+        if self._lists is None:
+            lists = sync_engine.read_lists(self.store, self.key)
+            self._lists = {info.id: info for info in lists}
+        return self._lists
 
     def lists(self) -> list[ListInfo]:
         """Every list, folders first by path, alphabetically (case-insensitive)."""
         self._require_fresh()
-        _, lists = self._load()
+        lists = self._load_lists()
         return sorted(lists.values(), key=lambda info: info.path.casefold())
 
     def records(self, list_id: str | None = None) -> list[RecordSummary]:
@@ -711,8 +795,7 @@ class Vault:
 
     def list_path(self, list_id: str) -> str:
         """The path of a list, or an empty string when the list is unknown."""
-        _, lists = self._load()
-        info = lists.get(list_id)
+        info = self._load_lists().get(list_id)
         return info.path if info else ""
 
     def search(self, text: str) -> list[RecordSummary]:
@@ -721,36 +804,53 @@ class Vault:
         needle = text.strip().casefold()
         if not needle:
             raise UsageError("give some text to search for")
-        summaries, _ = self._load()
-        if self._haystacks is None:
-            self._haystacks = {
-                rid: "\n".join(
-                    (
-                        s.title,
-                        s.username,
-                        s.description,
-                        s.url,
-                        self.list_path(s.list_id),
-                    )
-                ).casefold()
-                for rid, s in summaries.items()
-            }
-        hits = [summaries[rid] for rid, hay in self._haystacks.items() if needle in hay]
+        hits = [
+            self._summary(rid)
+            for rid, hay in self._search_texts().items()
+            if needle in hay
+        ]
         return sorted(hits, key=lambda s: (s.title.casefold(), s.id))
+
+    def _search_texts(self) -> dict[str, str]:
+        """What search looks at, by record id: the index's text and the list path."""
+        if self._haystacks is None:
+            paths = {i.id: i.path for i in self._load_lists().values()}
+            index = search_index.read(self.store, self.key)
+            if index is None:  # a cache from before the index: open every record
+                summaries, _ = self._load()
+                index = {rid: search_index.entry_of(s) for rid, s in summaries.items()}
+            self._haystacks = {
+                rid: f"{text}\n{paths.get(list_id, '').casefold()}"
+                for rid, (list_id, text) in index.items()
+            }
+        return self._haystacks
+
+    def _summary(self, record_id: str) -> RecordSummary:
+        """One record's summary, opening only that record when nothing is loaded."""
+        if self._summaries is not None and record_id in self._summaries:
+            return self._summaries[record_id]
+        blob = self.store.summary_row(record_id)
+        if blob is None:
+            raise damaged(self.store.path, "its search index names a missing record")
+        data = self.store.open_json(
+            self.key, blob, self.store.aad("records", record_id, "summary")
+        )
+        return RecordSummary.from_json(data)
 
     def resolve(self, record_id: str) -> RecordSummary:
         """The record with this id, or the one whose id starts with it."""
         self._require_fresh()
-        summaries, _ = self._load()
+        # The index knows every id: show, copy and otp open one record only.
+        ids = self._search_texts()
         wanted = record_id.strip().lower()
-        if wanted in summaries:
-            return summaries[wanted]
-        matches = [s for rid, s in summaries.items() if rid.startswith(wanted)]
+        if wanted in ids:
+            return self._summary(wanted)
+        matches = [rid for rid in ids if rid.startswith(wanted)]
         if len(wanted) < 4 or not matches:
             raise RecordNotFound(record_id)
         if len(matches) > 1:
             raise RecordNotFound(record_id, ambiguous=True)
-        return matches[0]
+        return self._summary(matches[0])
 
     def _secrets(self, summary: RecordSummary) -> RecordSecrets:
         blob = self.store.secrets_row(summary.id)
@@ -884,8 +984,23 @@ class Vault:
     def sync(self) -> SyncSummary:
         """Upload queued events, fetch changes, and apply them in one transaction.
 
-        A revoked or wiped device erases its cache here and raises.
+        A revoked or wiped device erases its cache here and raises. Another
+        sync of the same profile (another command, the app) is waited for.
         """
+        with self._sync_lock():
+            return self._sync_locked()
+
+    @contextlib.contextmanager
+    def _sync_lock(self) -> Iterator[None]:
+        settings = self.device.settings
+        wait = settings.connect_timeout_seconds + settings.read_timeout_seconds
+        with sync_lock(self.device.profile, wait):
+            # Another process may have synced since this vault was opened: its
+            # credential and cursor are the ones the server expects now.
+            self.state = device_state.load(self.store, self.key)
+            yield
+
+    def _sync_locked(self) -> SyncSummary:
         connector = self.device.connector_factory(self.state.server_url, self.state.pin)
         try:
             summary = self._sync_round(connector)
@@ -902,6 +1017,24 @@ class Vault:
             connector.close()
         self._after_policies()
         return summary
+
+    def _unregister(self, *, force: bool) -> None:
+        connector = self.device.connector_factory(self.state.server_url, self.state.pin)
+        try:
+            connector.logout(
+                LogoutRequest(
+                    protocol_version=PROTOCOL_VERSION,
+                    device_id=self.state.device_id,
+                    device_credential=self.state.credential,
+                )
+            )
+        except (DeviceRevoked, WipeRequested):
+            pass
+        except ServerError:
+            if not force:
+                raise
+        finally:
+            connector.close()
 
     def _sync_round(self, connector: Connector) -> SyncSummary:
         self._drop_unreadable_events()
@@ -970,29 +1103,15 @@ class Vault:
         Without `force`, a server that cannot be reached stops the logout, so
         no queued audit event is lost; with it, the cache is erased anyway.
         """
-        try:
-            self.sync()
-        except (DeviceRevoked, WipeRequested):
-            return  # already erased by sync
-        except ServerError:
-            if not force:
-                raise
-        connector = self.device.connector_factory(self.state.server_url, self.state.pin)
-        try:
-            connector.logout(
-                LogoutRequest(
-                    protocol_version=PROTOCOL_VERSION,
-                    device_id=self.state.device_id,
-                    device_credential=self.state.credential,
-                )
-            )
-        except (DeviceRevoked, WipeRequested):
-            pass
-        except ServerError:
-            if not force:
-                raise
-        finally:
-            connector.close()
-        self.lock()
-        self.device.erase("you logged out", leave_note=False)
+        with self._sync_lock():
+            try:
+                self._sync_locked()
+            except (DeviceRevoked, WipeRequested):
+                return  # already erased by sync
+            except ServerError:
+                if not force:
+                    raise
+            self._unregister(force=force)
+            self.lock()
+            self.device.erase("you logged out", leave_note=False)
         log.info("device_logged_out device_id=%s", self.state.device_id)

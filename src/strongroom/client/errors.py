@@ -18,6 +18,7 @@
      ├── RecordNotFound               no record with that id (or prefix)
      ├── NoOtpSecret                  the record has no (valid) OTP secret
      ├── ClipboardUnavailable         this device has no clipboard to copy to
+     ├── SyncInProgress               another sync of this profile did not finish
      └── ServerError                  talking to the App Server failed
           ├── ServerUnreachable       no connection (DNS, refused, offline)
           ├── ServerTimeout           it did not answer in time
@@ -197,6 +198,17 @@ class ClipboardUnavailable(ClientError):
         )
 
 
+class SyncInProgress(ClientError):
+    """Another sync of the same profile held the sync lock for too long."""
+
+    def __init__(self, waited_seconds: float) -> None:
+        super().__init__(
+            "another sync of this device is still running "
+            f"(waited {waited_seconds:.0f} seconds)",
+            hint="let it finish, then sync again; your offline copy still works",
+        )
+
+
 class ServerError(ClientError):
     """Talking to the App Server failed; the offline copy is unchanged."""
 
@@ -236,6 +248,9 @@ class ServerGarbage(ServerError):
 PIN_MISMATCH_MESSAGE = (
     "the App Server's certificate does not match the key this device was paired with"
 )
+PIN_MISMATCH_AT_PAIRING_MESSAGE = (
+    "the App Server's certificate does not match the key in the pairing QR code"
+)
 
 
 class PinMismatch(ServerError):
@@ -243,10 +258,10 @@ class PinMismatch(ServerError):
 
     exit_code = 13
 
-    def __init__(self) -> None:
+    def __init__(self, *, pairing: bool = False) -> None:
         # Nothing was sent: the handshake failed before the first request byte.
         super().__init__(
-            PIN_MISMATCH_MESSAGE,
+            PIN_MISMATCH_AT_PAIRING_MESSAGE if pairing else PIN_MISMATCH_MESSAGE,
             hint="do not use this network; tell your administrator (nothing was sent)",
         )
 

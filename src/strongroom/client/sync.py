@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from strongroom.client import audit_queue
+from strongroom.client import audit_queue, search_index
 from strongroom.client import state as device_state
-from strongroom.client.cache import CacheStore
+from strongroom.client.cache import CacheStore, damaged
 from strongroom.client.errors import ServerGarbage
 from strongroom.client.models import (
     FieldInfo,
@@ -80,14 +80,12 @@ def _summary(payload: RecordPayload, secrets: SealedSecrets) -> RecordSummary:
 
 
 def decode_record(
-    payload: RecordPayload, box_private_key: bytes, url: str
+    payload: RecordPayload, unsealer: sealed_box.Unsealer, url: str
 ) -> DecodedRecord:
     """Open one record's sealed secrets; ServerGarbage when they do not fit."""
     try:
         blob = base64.b64decode(payload.sealed, validate=True)
-        secrets = SealedSecrets.model_validate_json(
-            sealed_box.unseal(box_private_key, blob)
-        )
+        secrets = SealedSecrets.model_validate_json(unsealer.unseal(blob))
     except (binascii.Error, ValueError, DecryptionError, ValidationError) as exc:
         raise ServerGarbage(url, "a record's secrets cannot be opened") from exc
     # The sealed part names its record: a box copied onto another record
@@ -112,7 +110,8 @@ def decode_upserts(
     payloads = reply.upserts
 
     def decode_all(chunk: list[RecordPayload]) -> list[DecodedRecord]:
-        return [decode_record(p, box_private_key, url) for p in chunk]
+        unsealer = sealed_box.Unsealer(box_private_key)
+        return [decode_record(p, unsealer, url) for p in chunk]
 
     if len(payloads) < _PARALLEL_FROM:
         return decode_all(payloads)
@@ -204,15 +203,25 @@ def apply_reply(
     decoded: list[DecodedRecord],
     now: datetime.datetime,
 ) -> tuple[DeviceState, SyncSummary]:
-    """Write a decoded reply, the new cursor and credential, in one transaction."""
-    new_state = current.evolve(
-        cursor=reply.cursor,
-        credential=reply.device_credential,
-        policies=reply.policies,
-        last_sync_at=now,
-        last_seen_at=max(now, current.last_seen_at),
-    )
+    """Write a decoded reply, the new cursor and credential, in one transaction.
+
+    `current` is the state the request was made from. The sealed state is read
+    again inside the transaction, so what another process wrote meanwhile (an
+    unlock's time, say) is kept; only a sync changes cursor and credential,
+    and syncs of one profile run one at a time (`cache.sync_lock`).
+    """
     with store.transaction() as conn:
+        stored = device_state.load(store, key)
+        if stored.credential != current.credential:
+            # Cannot happen under the sync lock; refuse rather than guess.
+            raise damaged(store.path, "another sync changed the credential")
+        new_state = stored.evolve(
+            cursor=reply.cursor,
+            credential=reply.device_credential,
+            policies=reply.policies,
+            last_sync_at=now,
+            last_seen_at=max(now, stored.last_seen_at),
+        )
         removed = 0
         if reply.full:
             removed = conn.execute("DELETE FROM records").rowcount
@@ -226,6 +235,14 @@ def apply_reply(
         write_records(store, conn, key, decoded)
         if reply.lists is not None:
             write_lists(store, conn, key, reply.lists)
+        search_index.update(
+            store,
+            conn,
+            key,
+            full=reply.full,
+            removed_ids=list(reply.removed_record_ids),
+            upserted=[record.summary for record in decoded],
+        )
         uploaded = audit_queue.drop(conn, list(reply.stored_event_ids))
         device_state.save(store, conn, key, new_state)
         count = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])

@@ -10,12 +10,14 @@ import functools
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from strongroom.client.config import ClientSettings, load_client_settings
 from strongroom.client.device import Device, Vault
@@ -90,11 +92,21 @@ def main(
     deps = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
     try:
         settings = deps.settings or load_client_settings()
-    except ValueError as exc:
-        raise UsageError(f"a STRONGROOM_MOBILE_* variable is not valid: {exc}") from exc
+    except ValidationError as exc:
+        raise _bad_setting(exc) from exc
     if profile is not None:
         settings = settings.model_copy(update={"home": profile})
     ctx.obj = deps.make_device(settings)
+
+
+def _bad_setting(exc: ValidationError) -> UsageError:
+    """One line naming the first STRONGROOM_MOBILE_* variable that is wrong."""
+    first = exc.errors()[0]
+    name = "STRONGROOM_MOBILE_" + "_".join(str(p) for p in first["loc"]).upper()
+    return UsageError(
+        f"{name} is not valid: {first['msg'].lower()}",
+        hint=f"fix or unset {name} (docs/device.md lists the settings)",
+    )
 
 
 def _device(ctx: typer.Context) -> Device:
@@ -228,9 +240,30 @@ def biometric_off(ctx: typer.Context, password_stdin: bool = PasswordStdin) -> N
 # --- reading ---------------------------------------------------------------
 
 
+# Unicode categories never printed as they are: controls (ESC, BEL, CSI) and
+# invisible formatting (bidi overrides such as U+202E).
+_INVISIBLE = {"Cc", "Cf"}
+
+
+def safe(value: str) -> str:
+    """`value` with control and invisible formatting characters made visible.
+
+    Notes and passwords may hold anything a colleague with Modify rights typed
+    or pasted; printed raw, an escape sequence would drive the reader's
+    terminal (retitle it, rewrite the screen, even set its clipboard).
+    Line breaks and tabs stay, everything else shows as a `\\x..` escape.
+    """
+    return "".join(
+        ch
+        if ch in "\n\t" or unicodedata.category(ch) not in _INVISIBLE
+        else ascii(ch)[1:-1]
+        for ch in value
+    )
+
+
 def _record_line(record: RecordSummary) -> str:
-    user = f"  {record.username}" if record.username else ""
-    return f"  {record.id[:8]}  {record.title}{user}"
+    user = f"  {safe(record.username)}" if record.username else ""
+    return f"  {record.id[:8]}  {safe(record.title)}{user}"
 
 
 @app.command("ls")
@@ -261,7 +294,7 @@ def list_command(
     if not grouped and not orphans:
         typer.echo("No lists on this device.")
     for info, records in grouped:
-        typer.echo(f"{info.path}  ({len(records)})")
+        typer.echo(f"{safe(info.path)}  ({len(records)})")
         for record in records:
             typer.echo(_record_line(record))
     for record in orphans:
@@ -285,7 +318,7 @@ def search(
     if not hits:
         typer.echo("No record matches.")
     for record, path in hits:
-        typer.echo(f"{_record_line(record)}  [{path}]")
+        typer.echo(f"{_record_line(record)}  [{safe(path)}]")
 
 
 def _show_lines(view: RecordView) -> list[str]:
@@ -313,7 +346,7 @@ def _show_lines(view: RecordView) -> list[str]:
             value = secrets.secret_fields.get(extra.name, "") if secrets else MASK
         lines.append((extra.name, value))
     out = [f"{'ID:':<15} {s.id}"]
-    out += [f"{label + ':':<15} {value}" for label, value in lines if value]
+    out += [f"{safe(label) + ':':<15} {safe(value)}" for label, value in lines if value]
     return out
 
 
@@ -349,7 +382,7 @@ def copy(
         title = vault.resolve(record_id).title
         seconds = vault.copy(record_id, field_name)
     typer.echo(
-        f"Copied the {field_name} of {title!r}; the clipboard is cleared in "
+        f"Copied the {field_name} of {safe(title)!r}; the clipboard is cleared in "
         f"{seconds} seconds."
     )
 
