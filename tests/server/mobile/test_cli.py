@@ -1,8 +1,11 @@
 """The `strongroom mobile ...` commands, through the real command line parser."""
 
 import json
+import os
+import socket
 import stat
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,13 +13,15 @@ import zxingcpp
 from PIL import Image
 from typer.testing import CliRunner, Result
 
+from strongroom.crypto.certificates import make_self_signed
 from strongroom.protocol.qr import PairingPayload
 from strongroom.server.cli.common import STATE
 from strongroom.server.cli.main import app
 from strongroom.server.core.config import Settings
-from strongroom.server.core.errors import StrongroomError
+from strongroom.server.core.errors import ConfigurationError, StrongroomError
 from strongroom.server.mobile import pairing
 from strongroom.server.mobile.models import Device, MobileCredential
+from tests.server.cli.conftest import STRONGROOM_BIN
 from tests.server.mobile.helpers import MASTER_PASSWORD, WEB_PASSWORD, Phone, World
 
 
@@ -164,3 +169,79 @@ def test_appserver_needs_cert_and_key_together(
     result = _run(cli, "appserver", "--cert", str(tmp_path / "c.pem"))
     assert isinstance(result.exception, StrongroomError)
     assert "--cert and --key" in result.exception.message
+
+
+def _write_pair(directory: Path, name: str) -> tuple[Path, Path]:
+    pair = make_self_signed(["localhost"])
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    cert.write_bytes(pair.cert_pem)
+    key.write_bytes(pair.key_pem)
+    return cert, key
+
+
+def _not_pem(directory: Path) -> list[str]:
+    junk = directory / "junk.pem"
+    junk.write_text("not a certificate\n")
+    return ["--cert", str(junk), "--key", str(junk)]
+
+
+def _mismatched(directory: Path) -> list[str]:
+    cert, _ = _write_pair(directory, "one")
+    _, key = _write_pair(directory, "two")
+    return ["--cert", str(cert), "--key", str(key)]
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (_not_pem, "a file is not a PEM certificate or key"),
+        (_mismatched, "the key does not belong to the certificate"),
+        (
+            lambda _d: ["--host", "203.0.113.9", "--port", "9443"],
+            "cannot listen on 203.0.113.9:9443: this machine has no such address",
+        ),
+    ],
+    ids=["not PEM", "key of another certificate", "address not of this machine"],
+)
+def test_appserver_refuses_unusable_tls_files_and_addresses(
+    cli: tuple[CliRunner, list[str]],
+    world: World,
+    tmp_path: Path,
+    make_args: Callable[[Path], list[str]],
+    message: str,
+) -> None:
+    """A bad certificate, a key of another certificate or an address this
+    machine lacks is one error naming it, before anything listens."""
+    result = _run(cli, "appserver", "--host", "127.0.0.1", *make_args(tmp_path))
+    assert isinstance(result.exception, ConfigurationError), result.output
+    assert message in result.exception.message
+    assert result.exception.hint
+    assert "App Server on" not in result.output
+
+
+def test_appserver_on_a_busy_port_prints_one_error_line(
+    settings: Settings, world: World
+) -> None:
+    """The real command on a port already in use says so in one line and
+    exits 1: no traceback from inside the server."""
+    env = {**os.environ, "STRONGROOM_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["STRONGROOM_DATABASE_URL"] = settings.database_url
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [str(STRONGROOM_BIN), "appserver", "--host", "127.0.0.1", "--port", port],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert (
+        f"error: cannot listen on 127.0.0.1:{port}: the address is already in use"
+        in done.stderr
+    )
+    assert "fix: stop what listens there" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -87,12 +87,15 @@ def appserver(
         cert or settings.cert_file,
         key or settings.cert_key_file,
     )
-    console.print(
-        f"App Server on https://{served[1]}:{served[2]} (Ctrl-C stops it)",
-        highlight=False,
-        markup=False,
-    )
-    serve_apps([served])
+
+    def listening() -> None:
+        console.print(
+            f"App Server on https://{served[1]}:{served[2]} (Ctrl-C stops it)",
+            highlight=False,
+            markup=False,
+        )
+
+    serve_apps([served], on_listening=listening)
 
 
 def serve() -> None:
@@ -101,6 +104,7 @@ def serve() -> None:
     settings = STATE.settings()
     instance = STATE.instance()
     apps: list[ServedApp] = []
+    lines: list[str] = []
     try:
         # Imported here: the web layer is optional for an App Server host.
         from strongroom.server.web.app import create_web_app
@@ -124,11 +128,7 @@ def serve() -> None:
             )
         )
         scheme = "https" if web_tls else "http"
-        console.print(
-            f"Web UI on {scheme}://{settings.web_host}:{settings.web_port}",
-            highlight=False,
-            markup=False,
-        )
+        lines.append(f"Web UI on {scheme}://{settings.web_host}:{settings.web_port}")
     apps.append(
         (
             create_appserver_app(instance),
@@ -138,13 +138,16 @@ def serve() -> None:
             settings.cert_key_file,
         )
     )
-    console.print(
+    lines.append(
         f"App Server on https://{settings.appserver_host}:{settings.appserver_port}"
-        " (Ctrl-C stops both)",
-        highlight=False,
-        markup=False,
+        + (" (Ctrl-C stops both)" if len(apps) > 1 else " (Ctrl-C stops it)")
     )
-    serve_apps(apps)
+
+    def listening() -> None:
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
+
+    serve_apps(apps, on_listening=listening)
 
 
 # --- master password and QR ----------------------------------------------------
