@@ -272,6 +272,12 @@ BAD_INPUT: list[tuple[str, str, Make, tuple[int, str]]] = [
         (422, "invalid_request"),
     ),
     (
+        "terminal escape in the device name",
+        "/v1/pair",
+        lambda p, w: {"json": Phone.new().pair_body(w.qr, device_name="\x1b[31mx")},
+        (422, "invalid_request"),
+    ),
+    (
         "NUL in a username",
         "/v1/pair",
         lambda p, w: {"json": Phone.new().pair_body(w.qr, username="al\x00ice")},

@@ -359,6 +359,31 @@ def test_unusable_public_key_is_refused_before_any_write(
     assert len(_pair_events(world)) == before
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("device_name", "\x1b[2J\x1b[Hadmin's laptop"),
+        ("device_name", "phone\u202egnp.exe"),
+        ("device_platform", "android\nroot"),
+    ],
+    ids=["terminal escape", "bidi override", "newline in platform"],
+)
+def test_device_labels_with_control_characters_are_refused(
+    world: World, field: str, value: str
+) -> None:
+    """A device name or platform that could repaint an admin's terminal or
+    disguise itself is a field error; no device is registered, nothing audited."""
+    before = len(_pair_events(world))
+    request = Phone.new().pair_request(world.qr, **{field: value})
+    with pytest.raises(ValidationError) as caught:
+        pairing.pair(world.instance, request, ip=None)
+    assert caught.value.field == field
+    assert "control characters" in caught.value.message
+    with world.session() as session:
+        assert session.scalar(select(func.count()).select_from(Device)) == 0
+    assert len(_pair_events(world)) == before
+
+
 def test_master_password_must_be_strong_and_differ_from_web_password(
     world: World,
 ) -> None:
@@ -432,3 +457,30 @@ def test_lockout_does_not_tell_which_usernames_exist(
             ip=None,
         )
     assert caught.value.retry_after > 0
+
+
+def test_directory_account_pairs_as_domain_backslash_name(world: World) -> None:
+    """A directory account's QR code names it `DOMAIN\\name`; the URI keeps the
+    backslash and pairing with that username succeeds."""
+    from strongroom.protocol.qr import PairingPayload
+
+    with world.session() as session:
+        bob = accounts.create_user(
+            session, operator(), "corp\\bob", password="bob-web-password-22"
+        )
+        accounts.grant_feature(session, operator(), "mobile", user=bob)
+        mobile.set_master_password(session, operator(), bob, "bob-mobile-pass-33")
+        qr = mobile.pairing_payload(session, operator(), world.instance.cipher, bob)
+        bob_id = bob.id
+
+    assert qr.username == "CORP\\bob"
+    scanned = PairingPayload.from_uri(qr.to_uri())
+    assert scanned.username == "CORP\\bob"
+    paired = pairing.pair(
+        world.instance,
+        Phone.new().pair_request(scanned, "bob-mobile-pass-33"),
+        ip=None,
+    )
+    with world.session() as session:
+        device = session.get(Device, paired.device_id)
+        assert device is not None and device.user_id == bob_id

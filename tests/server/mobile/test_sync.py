@@ -509,3 +509,36 @@ def test_logout_revokes_the_device_and_is_idempotent(
         assert device is not None and device.status == DEVICE_REVOKED
     with pytest.raises(DeviceRevoked):
         sync.sync(world.instance, phone.sync_request(), ip=None)
+
+
+def test_policies_follow_settings_and_the_per_user_override(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """Every reply carries the current policies: a changed global setting and
+    then a per-user time-to-live override reach the phone on its next sync,
+    even when no record changed."""
+    from strongroom.server.settings import service as settings
+
+    do_sync(phone)
+    with world.session() as session:
+        for key, value in (
+            ("offline_ttl_days", 14),
+            ("failed_unlock_limit", 3),
+            ("biometric_allowed", False),
+            ("master_password_reentry_hours", 24),
+        ):
+            settings.set_value(session, operator(), key, value)
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+    assert (reply.upserts, reply.removed_record_ids) == ([], [])
+    assert reply.policies.model_dump() == {
+        "offline_ttl_days": 14,
+        "failed_unlock_limit": 3,
+        "biometric_allowed": False,
+        "master_password_reentry_hours": 24,
+    }
+
+    with world.session() as session:
+        alice(session).offline_ttl_days = 1
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    assert reply.policies.offline_ttl_days == 1

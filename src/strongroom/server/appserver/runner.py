@@ -118,19 +118,20 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise ConfigurationError(
             f"cannot listen on {host}:{port}: {_bind_reason(exc)}",
-            hint=_BIND_HINTS.get(
-                exc.errno, "choose another address with --host or port with --port"
-            ),
+            hint=_BIND_HINTS.get(exc.errno, f"choose another address {_HOST_WHERE}"),
         ) from exc
     sock.set_inheritable(True)
     return sock
 
 
+# `appserver` and `web` take --host/--port; `serve` reads only the settings.
+_PORT_WHERE = "(--port, or STRONGROOM_APPSERVER_PORT / STRONGROOM_WEB_PORT)"
+_HOST_WHERE = "(--host, or STRONGROOM_APPSERVER_HOST / STRONGROOM_WEB_HOST)"
 _BIND_HINTS = {
-    errno.EADDRINUSE: "stop what listens there, or choose another port with --port",
-    errno.EACCES: "ports below 1024 need privileges; choose another with --port",
-    errno.EADDRNOTAVAIL: "give an address of this machine with --host "
-    "(0.0.0.0 for all)",
+    errno.EADDRINUSE: f"stop what listens there, or choose another port {_PORT_WHERE}",
+    errno.EACCES: f"ports below 1024 need privileges; choose another {_PORT_WHERE}",
+    errno.EADDRNOTAVAIL: f"give an address of this machine {_HOST_WHERE}; "
+    "0.0.0.0 means all",
 }
 
 

@@ -83,6 +83,11 @@ def pair(instance: Instance, request: PairRequest, *, ip: str | None) -> PairRes
     its own, then raised for the delivery layer.
     """
     public_key = decode_public_key(request.box_public_key)
+    for field, value in (
+        ("device_name", request.device_name),
+        ("device_platform", request.device_platform),
+    ):
+        _check_label(field, value)
     try:
         with instance.db.session() as session:
             candidate = _screen(session, request)
@@ -126,6 +131,21 @@ def decode_public_key(text: str) -> bytes:
             "box_public_key", "box_public_key is not a usable X25519 key"
         ) from None
     return key
+
+
+def _check_label(field: str, value: str) -> None:
+    """Refuse control characters in a name the device chose for itself.
+
+    Admins read device names in terminals (`strongroom mobile devices`), web
+    pages and audit exports: an escape sequence or a bidi override there
+    could repaint a terminal or disguise one device as another.
+    """
+    if accounts.has_control_characters(value):
+        raise ValidationError(
+            field,
+            f"{field} must not contain control characters",
+            hint="rename the device without control or formatting characters",
+        )
 
 
 def _screen(session: Session, request: PairRequest) -> Candidate:
