@@ -1,6 +1,8 @@
 """Pairing: every refusal with its own code, lock-outs, audit, registration."""
 
 import base64
+import concurrent.futures
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +27,12 @@ from strongroom.server.mobile.errors import (
     UnknownInstance,
     UserDisabled,
 )
-from strongroom.server.mobile.models import DEVICE_ACTIVE, DEVICE_REVOKED, Device
+from strongroom.server.mobile.models import (
+    DEVICE_ACTIVE,
+    DEVICE_REVOKED,
+    Device,
+    MobileCredential,
+)
 from strongroom.server.settings import service as settings
 from tests.server.mobile.helpers import MASTER_PASSWORD, Phone, World, alice
 
@@ -484,3 +491,79 @@ def test_directory_account_pairs_as_domain_backslash_name(world: World) -> None:
     with world.session() as session:
         device = session.get(Device, paired.device_id)
         assert device is not None and device.user_id == bob_id
+
+
+@pytest.mark.parametrize("target", ["user", "installation"])
+def test_concurrent_guesses_get_no_more_than_the_limit(
+    world: World, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    """Wrong passwords sent at once, while earlier ones are still being
+    checked, cannot exceed `failed_unlock_limit`: an attempt counts from the
+    moment it is let through, not once its check has failed."""
+    _set_limit(world, 3)
+    checked: list[str] = []
+    real_verify = pairing._verify
+
+    def slow_verify(candidate: pairing.Candidate, password: str) -> bool:
+        checked.append(password)
+        time.sleep(0.5)  # every other attempt arrives while this one is checked
+        return real_verify(candidate, password)
+
+    monkeypatch.setattr(pairing, "_verify", slow_verify)
+    one_installation = Phone.new()
+
+    def attempt(index: int) -> str:
+        if target == "user":
+            request = Phone.new().pair_request(world.qr, master_password="guess-1")
+        else:
+            request = one_installation.pair_request(
+                world.qr, username=f"guess-{index}", master_password="guess-1"
+            )
+        try:
+            pairing.pair(world.instance, request, ip=None)
+        except MobileRefusal as refusal:
+            return refusal.wire_code.value
+        return "paired"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(attempt, range(8)))
+
+    assert len(checked) == 3
+    assert sorted(codes) == ["bad_credentials"] * 3 + ["locked_out"] * 5
+    with pytest.raises(PairingLockedOut):
+        pairing.pair(
+            world.instance,
+            (Phone.new() if target == "user" else one_installation).pair_request(
+                world.qr
+            ),
+            ip=None,
+        )
+
+
+def test_refusals_after_the_right_password_use_up_no_attempts(world: World) -> None:
+    """A stale QR code or a missing feature, tried with the right password
+    again and again, never locks the user out: only wrong passwords count."""
+    _set_limit(world, 2)
+    stale = Phone.new().pair_request(world.qr, pairing_token="x" * 43)
+    for _ in range(3):
+        with pytest.raises(StaleQrCode):
+            pairing.pair(world.instance, stale, ip=None)
+    _remove_feature(world)
+    for _ in range(3):
+        with pytest.raises(FeatureNotGranted):
+            pairing.pair(world.instance, Phone.new().pair_request(world.qr), ip=None)
+    with world.session() as session:
+        row = session.get(MobileCredential, world.alice_id)
+        assert row is not None
+        assert (row.failed_attempts, row.locked_until) == (0, None)
+
+    # One wrong password is still one strike of two, not three of two.
+    with pytest.raises(BadCredentials):
+        pairing.pair(
+            world.instance,
+            Phone.new().pair_request(world.qr, master_password="guess-guess-1"),
+            ip=None,
+        )
+    with world.session() as session:
+        accounts.grant_feature(session, operator(), "mobile", user=alice(session))
+    assert pairing.pair(world.instance, Phone.new().pair_request(world.qr), ip=None)
