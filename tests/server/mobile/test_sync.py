@@ -542,3 +542,60 @@ def test_policies_follow_settings_and_the_per_user_override(
         alice(session).offline_ttl_days = 1
     reply = sync.sync(world.instance, phone.sync_request(), ip=None)
     assert reply.policies.offline_ttl_days == 1
+
+
+def test_a_grant_to_someone_else_costs_this_phone_nothing(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """Changes of other users' access move the global access counter; the
+    phone's next sync still carries no records and no list table."""
+    do_sync(phone)
+    with world.session() as session:
+        bob = accounts.create_user(
+            session, operator(), "bob", password="bob-web-password-22"
+        )
+        vault.grant(
+            session,
+            operator(),
+            session.get(PasswordList, world.servers_id),
+            vault.Level.VIEW,
+            user=bob,
+        )
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+    assert (reply.upserts, reply.removed_record_ids, reply.lists) == ([], [], None)
+    assert phone.titles() == ALL
+
+
+def test_list_regained_with_edits_and_kept_list_edits_arrive_once(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """A list that comes back after an edit made while it was away, together
+    with an edit in a list the phone kept, arrives in one reply, each record
+    exactly once and at its newest."""
+    do_sync(phone)
+    _left_group(world)
+    do_sync(phone)
+    with world.session() as session:
+        for title, new_title in (("db1", "db1-v2"), ("bank-api", "bank-api-v2")):
+            vault.update_record(
+                session,
+                operator(),
+                world.instance.cipher,
+                vault.get_record(session, world.records[title]),
+                vault.RecordInput(title=new_title, password="changed"),
+            )
+        accounts.add_member(
+            session, operator(), session.get(Group, world.ops_group_id), alice(session)
+        )
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+
+    ids = [record.id for record in reply.upserts]
+    assert len(ids) == len(set(ids))
+    assert {r.title for r in reply.upserts} == {"db1-v2", "web1", "bank-api-v2"}
+    assert [r.version for r in reply.upserts] == sorted(
+        r.version for r in reply.upserts
+    )
+    assert phone.titles() == {"db1-v2", "web1", "bank-login", "bank-api-v2"}
+    assert phone.secrets("db1-v2").password == "changed"
