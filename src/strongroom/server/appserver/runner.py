@@ -91,7 +91,7 @@ def make_config(
     return config
 
 
-def _tls_reason(exc: Exception) -> str:
+def _tls_reason(exc: OSError) -> str:
     if isinstance(exc, ssl.SSLError) and exc.reason == "KEY_VALUES_MISMATCH":
         return "the key does not belong to the certificate"
     if isinstance(exc, ssl.SSLError):
@@ -118,7 +118,9 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise ConfigurationError(
             f"cannot listen on {host}:{port}: {_bind_reason(exc)}",
-            hint=_BIND_HINTS.get(exc.errno, f"choose another address {_HOST_WHERE}"),
+            hint=_BIND_HINTS.get(
+                exc.errno or 0, f"choose another address {_HOST_WHERE}"
+            ),
         ) from exc
     sock.set_inheritable(True)
     return sock
