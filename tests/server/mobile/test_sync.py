@@ -1,5 +1,6 @@
 """Delta sync through the service: deltas, revocations, lost replies, clones."""
 
+import concurrent.futures
 import copy
 from collections.abc import Callable
 
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 
 from strongroom.crypto.errors import DecryptionError
 from strongroom.protocol.errors import ErrorCode
+from strongroom.protocol.schemas import SyncResponse
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import Group
 from strongroom.server.audit.models import AuditEvent
@@ -599,3 +601,29 @@ def test_list_regained_with_edits_and_kept_list_edits_arrive_once(
     )
     assert phone.titles() == {"db1-v2", "web1", "bank-login", "bank-api-v2"}
     assert phone.secrets("db1-v2").password == "changed"
+
+
+def test_simultaneous_syncs_of_one_device_are_served_one_after_another(
+    world: World, phone: Phone
+) -> None:
+    """The same request sent six times at once (a retry racing the original,
+    or two App Servers) gets six answers and no server error, first sync or
+    not; the last one served is the state the device carries on from."""
+    for _round in range(2):
+        request = phone.sync_request()
+
+        def send(_index: int) -> SyncResponse:
+            return sync.sync(world.instance, request, ip=None)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            replies = list(pool.map(send, range(6)))
+
+        with world.session() as session:
+            state = session.get(DeviceSyncState, phone.device_id)
+            assert state is not None
+            served_last = [r for r in replies if r.cursor == state.pending_cursor]
+        assert len(served_last) == 1
+        phone.apply(served_last[0])
+        assert phone.titles() == ALL
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    assert (reply.full, reply.upserts) == (False, [])
