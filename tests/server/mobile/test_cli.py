@@ -11,14 +11,20 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from strongroom.crypto.certificates import make_self_signed
 from strongroom.protocol.qr import PairingPayload
+from strongroom.server.audit.models import AuditEvent
 from strongroom.server.cli.common import STATE
 from strongroom.server.cli.main import app
 from strongroom.server.core.config import Settings
-from strongroom.server.core.errors import ConfigurationError, StrongroomError
+from strongroom.server.core.errors import (
+    ConfigurationError,
+    StrongroomError,
+    UsageError,
+)
 from strongroom.server.mobile import pairing
 from strongroom.server.mobile.models import Device, MobileCredential
 from tests.server.cli.conftest import STRONGROOM_BIN
@@ -245,3 +251,41 @@ def test_appserver_on_a_busy_port_prints_one_error_line(
     )
     assert "fix: stop what listens there" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def _qr_issued(world: World) -> int:
+    with world.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.event_type == "mobile.qr_issued")
+            )
+            or 0
+        )
+
+
+@pytest.mark.parametrize(
+    ("make_path", "message"),
+    [
+        (lambda d: d, "is a directory"),
+        (lambda d: d / "a-file" / "alice.png", "cannot write the QR code to"),
+    ],
+    ids=["a directory", "under a plain file"],
+)
+def test_qr_to_a_path_that_cannot_be_written_says_so(
+    cli: tuple[CliRunner, list[str]],
+    world: World,
+    tmp_path: Path,
+    make_path: Callable[[Path], Path],
+    message: str,
+) -> None:
+    """A --png path that is a directory or cannot be created is one error
+    naming it; no QR code is recorded as issued."""
+    (tmp_path / "a-file").write_text("in the way\n")
+    before = _qr_issued(world)
+    result = _run(cli, "mobile", "qr", "alice", "--png", str(make_path(tmp_path)))
+    assert isinstance(result.exception, UsageError), result.output
+    assert message in result.exception.message
+    assert result.exception.hint
+    assert _qr_issued(world) == before

@@ -204,24 +204,42 @@ def qr(
     svg: Path | None = typer.Option(None, "--svg", help="Write the QR code as SVG."),
 ) -> None:
     """Show the user's pairing QR code (in the terminal unless --png/--svg)."""
+    outputs = [(path, kind) for path, kind in ((png, "png"), (svg, "svg")) if path]
+    for path, kind in outputs:
+        if path.is_dir():
+            raise UsageError(
+                f"--{kind} {path} is a directory",
+                hint=f"give a file name, e.g. --{kind} {path / ('qr.' + kind)}",
+            )
     with operation() as (instance, session, actor):
         target = accounts.find_user(session, user)
         payload = mobile.pairing_payload(session, actor, instance.cipher, target)
-    code = segno.make(payload.to_uri(), error="m", micro=False)
-    for path, kind in ((png, "png"), (svg, "svg")):
-        if path is None:
-            continue
-        buffer = io.BytesIO()
-        code.save(buffer, kind=kind, scale=8, border=4)
-        # The code carries a pairing token: keep the file private.
-        write_atomically(path, buffer.getvalue(), mode=0o600)
+        code = segno.make(payload.to_uri(), error="m", micro=False)
+        # Written inside the transaction: a file that cannot be written
+        # leaves no "QR code issued" behind in the audit log.
+        for path, kind in outputs:
+            _write_qr(code, path, kind)
+    for path, _kind in outputs:
         done(f"QR code for {target.qualified_name} written to {path}.")
-    if png is None and svg is None:
+    if not outputs:
         code.terminal(compact=True)
         done(
             f"Scan this with the Strongroom app to pair {target.qualified_name}'s "
             "phone."
         )
+
+
+def _write_qr(code: segno.QRCode, path: Path, kind: str) -> None:
+    buffer = io.BytesIO()
+    code.save(buffer, kind=kind, scale=8, border=4)
+    try:
+        # The code carries a pairing token: keep the file private.
+        write_atomically(path, buffer.getvalue(), mode=0o600)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the QR code to {path}: {exc.strerror or type(exc).__name__}",
+            hint="choose a file in a directory you may write to",
+        ) from exc
 
 
 @mobile_app.command("regenerate-pairing-secret")
