@@ -627,3 +627,23 @@ def test_simultaneous_syncs_of_one_device_are_served_one_after_another(
         assert phone.titles() == ALL
     reply = sync.sync(world.instance, phone.sync_request(), ip=None)
     assert (reply.full, reply.upserts) == (False, [])
+
+
+def test_list_rename_resends_lists_only(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """A list whose name changes (with a new version, as every vault write
+    takes) reaches the phone as a new list table, with no records."""
+    from strongroom.server.core import counters
+
+    do_sync(phone)
+    with world.session() as session:
+        bank = session.get(PasswordList, world.bank_id)
+        assert bank is not None
+        # The vault has no rename of lists yet; this is the write one makes.
+        bank.name = "Bank (old)"
+        bank.version = counters.bump(session, counters.RECORDS)
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+    assert reply.upserts == [] and reply.lists is not None
+    assert {item.name for item in phone.lists.values()} == {"Servers", "Bank (old)"}
