@@ -1,6 +1,7 @@
 """The `strongroom mobile ...` commands, through the real command line parser."""
 
 import json
+import logging
 import os
 import socket
 import stat
@@ -177,6 +178,20 @@ def test_appserver_needs_cert_and_key_together(
     assert "--cert and --key" in result.exception.message
 
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """Put the root logger back after a server command configured it.
+
+    `appserver` points logging at the stderr CliRunner captures and closes;
+    later tests would log into that closed stream.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def _write_pair(directory: Path, name: str) -> tuple[Path, Path]:
     pair = make_self_signed(["localhost"])
     cert, key = directory / f"{name}.crt", directory / f"{name}.key"
@@ -209,6 +224,7 @@ def _mismatched(directory: Path) -> list[str]:
     ],
     ids=["not PEM", "key of another certificate", "address not of this machine"],
 )
+@pytest.mark.usefixtures("restored_logging")
 def test_appserver_refuses_unusable_tls_files_and_addresses(
     cli: tuple[CliRunner, list[str]],
     world: World,
