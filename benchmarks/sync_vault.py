@@ -23,6 +23,7 @@ from strongroom.server.accounts import service as accounts
 from strongroom.server.core import counters
 from strongroom.server.core.config import Settings
 from strongroom.server.core.db import normalise_url, utcnow
+from strongroom.server.core.errors import NotFound
 from strongroom.server.core.instance import Instance, initialise, operator
 from strongroom.server.core.models import ChangeCounter
 from strongroom.server.mobile import service as mobile
@@ -56,6 +57,7 @@ class Bench:
     user_id: str
     list_id: str
     records: int = 0
+    elsewhere_flag: bool = False
 
 
 @contextmanager
@@ -181,4 +183,31 @@ def touch_one_record(bench: Bench) -> None:
             bench.instance.cipher,
             record,
             vault.RecordInput(title=record.title, password=uuid.uuid4().hex),
+        )
+
+
+def change_access_elsewhere(bench: Bench) -> None:
+    """Change another user's access (toggle Mobile Access on their own list).
+
+    It moves the global `access` counter that every device's next sync looks
+    at, without changing anything the bench user may see.
+    """
+    actor = operator()
+    with bench.instance.db.session() as session:
+        try:
+            other = accounts.find_user(session, "bench-other")
+        except NotFound:
+            other = accounts.create_user(
+                session, actor, "bench-other", password="bench-other-password-1"
+            )
+            vault.create_list(session, actor, "Elsewhere/Other", create_folders=True)
+        plist = vault.find_list(session, "Elsewhere/Other")
+        bench.elsewhere_flag = not bench.elsewhere_flag
+        vault.grant(
+            session,
+            actor,
+            plist,
+            vault.Level.VIEW,
+            user=other,
+            mobile_access=bench.elsewhere_flag,
         )

@@ -11,11 +11,27 @@ Every model forbids unknown fields, so a typo is an error, not silence.
 
 import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 B64_MAX = 8192
 MAX_AUDIT_EVENTS = 500
+
+
+def _text_time(value: object) -> object:
+    """Refuse numbers where a time is due: pydantic would read them as Unix
+    seconds, a type the schema does not offer and no app sends."""
+    if isinstance(value, str | datetime.datetime):
+        return value
+    raise ValueError("must be an ISO 8601 date and time with its zone, as text")
+
+
+# A time in a request: text on the wire (a datetime when built in Python).
+RequestTime = Annotated[datetime.datetime, BeforeValidator(_text_time)]
+# The protocol version a client speaks. Strict: `true` or `1.0` is a client
+# bug to report, not a version.
+ProtocolVersion = Annotated[StrictInt, Field(ge=0, le=1000)]
 
 
 class Strict(BaseModel):
@@ -36,7 +52,7 @@ class Policies(Strict):
 class PairRequest(Strict):
     """Proves the QR token and the master password; registers the device."""
 
-    protocol_version: int = Field(ge=0, le=1000)
+    protocol_version: ProtocolVersion
     instance_id: str = Field(min_length=1, max_length=64)
     username: str = Field(min_length=1, max_length=201)
     pairing_token: str = Field(min_length=1, max_length=128)
@@ -79,7 +95,7 @@ class DeviceEvent(Strict):
 
     event_id: str = Field(min_length=32, max_length=36, description="UUID")
     event_type: DeviceEventType
-    occurred_at: datetime.datetime
+    occurred_at: RequestTime
     record_id: str | None = Field(default=None, max_length=36)
     list_id: str | None = Field(default=None, max_length=36)
     field: str | None = Field(default=None, max_length=50)
@@ -88,7 +104,7 @@ class DeviceEvent(Strict):
 class SyncRequest(Strict):
     """One sync: the last committed cursor and the queued audit events."""
 
-    protocol_version: int = Field(ge=0, le=1000)
+    protocol_version: ProtocolVersion
     device_id: str = Field(min_length=1, max_length=36)
     device_credential: str = Field(min_length=1, max_length=128)
     cursor: str | None = Field(default=None, max_length=256)
@@ -169,7 +185,7 @@ class SyncResponse(Strict):
 class LogoutRequest(Strict):
     """The device revokes itself."""
 
-    protocol_version: int = Field(ge=0, le=1000)
+    protocol_version: ProtocolVersion
     device_id: str = Field(min_length=1, max_length=36)
     device_credential: str = Field(min_length=1, max_length=128)
 

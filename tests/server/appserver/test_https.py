@@ -224,6 +224,24 @@ BAD_INPUT: list[tuple[str, str, Make, tuple[int, str]]] = [
         (422, "invalid_request"),
     ),
     (
+        "protocol version true",
+        "/v1/sync",
+        lambda p, w: {"json": {**p.sync_body(), "protocol_version": True}},
+        (422, "invalid_request"),
+    ),
+    (
+        "protocol version 1.0",
+        "/v1/sync",
+        lambda p, w: {"json": {**p.sync_body(), "protocol_version": 1.0}},
+        (422, "invalid_request"),
+    ),
+    (
+        "event time a number",
+        "/v1/sync",
+        lambda p, w: {"json": p.sync_body([{**device_event(), "occurred_at": 0}])},
+        (422, "invalid_request"),
+    ),
+    (
         "events not a list",
         "/v1/sync",
         lambda p, w: {"json": {**p.sync_body(), "events": "many"}},
@@ -269,6 +287,12 @@ BAD_INPUT: list[tuple[str, str, Make, tuple[int, str]]] = [
         "unknown pairing field",
         "/v1/pair",
         lambda p, w: {"json": {**Phone.new().pair_body(w.qr), "admin": True}},
+        (422, "invalid_request"),
+    ),
+    (
+        "terminal escape in the device name",
+        "/v1/pair",
+        lambda p, w: {"json": Phone.new().pair_body(w.qr, device_name="\x1b[31mx")},
         (422, "invalid_request"),
     ),
     (

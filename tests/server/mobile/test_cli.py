@@ -1,22 +1,34 @@
 """The `strongroom mobile ...` commands, through the real command line parser."""
 
 import json
+import logging
+import os
+import socket
 import stat
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import zxingcpp
 from PIL import Image
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+from strongroom.crypto.certificates import make_self_signed
 from strongroom.protocol.qr import PairingPayload
+from strongroom.server.audit.models import AuditEvent
 from strongroom.server.cli.common import STATE
 from strongroom.server.cli.main import app
 from strongroom.server.core.config import Settings
-from strongroom.server.core.errors import StrongroomError
+from strongroom.server.core.errors import (
+    ConfigurationError,
+    StrongroomError,
+    UsageError,
+)
 from strongroom.server.mobile import pairing
 from strongroom.server.mobile.models import Device, MobileCredential
+from tests.server.cli.conftest import STRONGROOM_BIN
 from tests.server.mobile.helpers import MASTER_PASSWORD, WEB_PASSWORD, Phone, World
 
 
@@ -164,3 +176,132 @@ def test_appserver_needs_cert_and_key_together(
     result = _run(cli, "appserver", "--cert", str(tmp_path / "c.pem"))
     assert isinstance(result.exception, StrongroomError)
     assert "--cert and --key" in result.exception.message
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """Put the root logger back after a server command configured it.
+
+    `appserver` points logging at the stderr CliRunner captures and closes;
+    later tests would log into that closed stream.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _write_pair(directory: Path, name: str) -> tuple[Path, Path]:
+    pair = make_self_signed(["localhost"])
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    cert.write_bytes(pair.cert_pem)
+    key.write_bytes(pair.key_pem)
+    return cert, key
+
+
+def _not_pem(directory: Path) -> list[str]:
+    junk = directory / "junk.pem"
+    junk.write_text("not a certificate\n")
+    return ["--cert", str(junk), "--key", str(junk)]
+
+
+def _mismatched(directory: Path) -> list[str]:
+    cert, _ = _write_pair(directory, "one")
+    _, key = _write_pair(directory, "two")
+    return ["--cert", str(cert), "--key", str(key)]
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (_not_pem, "a file is not a PEM certificate or key"),
+        (_mismatched, "the key does not belong to the certificate"),
+        (
+            lambda _d: ["--host", "203.0.113.9", "--port", "9443"],
+            "cannot listen on 203.0.113.9:9443: this machine has no such address",
+        ),
+    ],
+    ids=["not PEM", "key of another certificate", "address not of this machine"],
+)
+@pytest.mark.usefixtures("restored_logging")
+def test_appserver_refuses_unusable_tls_files_and_addresses(
+    cli: tuple[CliRunner, list[str]],
+    world: World,
+    tmp_path: Path,
+    make_args: Callable[[Path], list[str]],
+    message: str,
+) -> None:
+    """A bad certificate, a key of another certificate or an address this
+    machine lacks is one error naming it, before anything listens."""
+    result = _run(cli, "appserver", "--host", "127.0.0.1", *make_args(tmp_path))
+    assert isinstance(result.exception, ConfigurationError), result.output
+    assert message in result.exception.message
+    assert result.exception.hint
+    assert "App Server on" not in result.output
+
+
+def test_appserver_on_a_busy_port_prints_one_error_line(
+    settings: Settings, world: World
+) -> None:
+    """The real command on a port already in use says so in one line and
+    exits 1: no traceback from inside the server."""
+    env = {**os.environ, "STRONGROOM_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["STRONGROOM_DATABASE_URL"] = settings.database_url
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [str(STRONGROOM_BIN), "appserver", "--host", "127.0.0.1", "--port", port],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert (
+        f"error: cannot listen on 127.0.0.1:{port}: the address is already in use"
+        in done.stderr
+    )
+    assert "fix: stop what listens there" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def _qr_issued(world: World) -> int:
+    with world.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.event_type == "mobile.qr_issued")
+            )
+            or 0
+        )
+
+
+@pytest.mark.parametrize(
+    ("make_path", "message"),
+    [
+        (lambda d: d, "is a directory"),
+        (lambda d: d / "a-file" / "alice.png", "cannot write the QR code to"),
+    ],
+    ids=["a directory", "under a plain file"],
+)
+def test_qr_to_a_path_that_cannot_be_written_says_so(
+    cli: tuple[CliRunner, list[str]],
+    world: World,
+    tmp_path: Path,
+    make_path: Callable[[Path], Path],
+    message: str,
+) -> None:
+    """A --png path that is a directory or cannot be created is one error
+    naming it; no QR code is recorded as issued."""
+    (tmp_path / "a-file").write_text("in the way\n")
+    before = _qr_issued(world)
+    result = _run(cli, "mobile", "qr", "alice", "--png", str(make_path(tmp_path)))
+    assert isinstance(result.exception, UsageError), result.output
+    assert message in result.exception.message
+    assert result.exception.hint
+    assert _qr_issued(world) == before

@@ -1,6 +1,8 @@
 """Pairing: every refusal with its own code, lock-outs, audit, registration."""
 
 import base64
+import concurrent.futures
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +27,12 @@ from strongroom.server.mobile.errors import (
     UnknownInstance,
     UserDisabled,
 )
-from strongroom.server.mobile.models import DEVICE_ACTIVE, DEVICE_REVOKED, Device
+from strongroom.server.mobile.models import (
+    DEVICE_ACTIVE,
+    DEVICE_REVOKED,
+    Device,
+    MobileCredential,
+)
 from strongroom.server.settings import service as settings
 from tests.server.mobile.helpers import MASTER_PASSWORD, Phone, World, alice
 
@@ -359,6 +366,31 @@ def test_unusable_public_key_is_refused_before_any_write(
     assert len(_pair_events(world)) == before
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("device_name", "\x1b[2J\x1b[Hadmin's laptop"),
+        ("device_name", "phone\u202egnp.exe"),
+        ("device_platform", "android\nroot"),
+    ],
+    ids=["terminal escape", "bidi override", "newline in platform"],
+)
+def test_device_labels_with_control_characters_are_refused(
+    world: World, field: str, value: str
+) -> None:
+    """A device name or platform that could repaint an admin's terminal or
+    disguise itself is a field error; no device is registered, nothing audited."""
+    before = len(_pair_events(world))
+    request = Phone.new().pair_request(world.qr, **{field: value})
+    with pytest.raises(ValidationError) as caught:
+        pairing.pair(world.instance, request, ip=None)
+    assert caught.value.field == field
+    assert "control characters" in caught.value.message
+    with world.session() as session:
+        assert session.scalar(select(func.count()).select_from(Device)) == 0
+    assert len(_pair_events(world)) == before
+
+
 def test_master_password_must_be_strong_and_differ_from_web_password(
     world: World,
 ) -> None:
@@ -432,3 +464,106 @@ def test_lockout_does_not_tell_which_usernames_exist(
             ip=None,
         )
     assert caught.value.retry_after > 0
+
+
+def test_directory_account_pairs_as_domain_backslash_name(world: World) -> None:
+    """A directory account's QR code names it `DOMAIN\\name`; the URI keeps the
+    backslash and pairing with that username succeeds."""
+    from strongroom.protocol.qr import PairingPayload
+
+    with world.session() as session:
+        bob = accounts.create_user(
+            session, operator(), "corp\\bob", password="bob-web-password-22"
+        )
+        accounts.grant_feature(session, operator(), "mobile", user=bob)
+        mobile.set_master_password(session, operator(), bob, "bob-mobile-pass-33")
+        qr = mobile.pairing_payload(session, operator(), world.instance.cipher, bob)
+        bob_id = bob.id
+
+    assert qr.username == "CORP\\bob"
+    scanned = PairingPayload.from_uri(qr.to_uri())
+    assert scanned.username == "CORP\\bob"
+    paired = pairing.pair(
+        world.instance,
+        Phone.new().pair_request(scanned, "bob-mobile-pass-33"),
+        ip=None,
+    )
+    with world.session() as session:
+        device = session.get(Device, paired.device_id)
+        assert device is not None and device.user_id == bob_id
+
+
+@pytest.mark.parametrize("target", ["user", "installation"])
+def test_concurrent_guesses_get_no_more_than_the_limit(
+    world: World, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    """Wrong passwords sent at once, while earlier ones are still being
+    checked, cannot exceed `failed_unlock_limit`: an attempt counts from the
+    moment it is let through, not once its check has failed."""
+    _set_limit(world, 3)
+    checked: list[str] = []
+    real_verify = pairing._verify
+
+    def slow_verify(candidate: pairing.Candidate, password: str) -> bool:
+        checked.append(password)
+        time.sleep(0.5)  # every other attempt arrives while this one is checked
+        return real_verify(candidate, password)
+
+    monkeypatch.setattr(pairing, "_verify", slow_verify)
+    one_installation = Phone.new()
+
+    def attempt(index: int) -> str:
+        if target == "user":
+            request = Phone.new().pair_request(world.qr, master_password="guess-1")
+        else:
+            request = one_installation.pair_request(
+                world.qr, username=f"guess-{index}", master_password="guess-1"
+            )
+        try:
+            pairing.pair(world.instance, request, ip=None)
+        except MobileRefusal as refusal:
+            return refusal.wire_code.value
+        return "paired"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(attempt, range(8)))
+
+    assert len(checked) == 3
+    assert sorted(codes) == ["bad_credentials"] * 3 + ["locked_out"] * 5
+    with pytest.raises(PairingLockedOut):
+        pairing.pair(
+            world.instance,
+            (Phone.new() if target == "user" else one_installation).pair_request(
+                world.qr
+            ),
+            ip=None,
+        )
+
+
+def test_refusals_after_the_right_password_use_up_no_attempts(world: World) -> None:
+    """A stale QR code or a missing feature, tried with the right password
+    again and again, never locks the user out: only wrong passwords count."""
+    _set_limit(world, 2)
+    stale = Phone.new().pair_request(world.qr, pairing_token="x" * 43)
+    for _ in range(3):
+        with pytest.raises(StaleQrCode):
+            pairing.pair(world.instance, stale, ip=None)
+    _remove_feature(world)
+    for _ in range(3):
+        with pytest.raises(FeatureNotGranted):
+            pairing.pair(world.instance, Phone.new().pair_request(world.qr), ip=None)
+    with world.session() as session:
+        row = session.get(MobileCredential, world.alice_id)
+        assert row is not None
+        assert (row.failed_attempts, row.locked_until) == (0, None)
+
+    # One wrong password is still one strike of two, not three of two.
+    with pytest.raises(BadCredentials):
+        pairing.pair(
+            world.instance,
+            Phone.new().pair_request(world.qr, master_password="guess-guess-1"),
+            ip=None,
+        )
+    with world.session() as session:
+        accounts.grant_feature(session, operator(), "mobile", user=alice(session))
+    assert pairing.pair(world.instance, Phone.new().pair_request(world.qr), ip=None)

@@ -1,5 +1,6 @@
 """Delta sync through the service: deltas, revocations, lost replies, clones."""
 
+import concurrent.futures
 import copy
 from collections.abc import Callable
 
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 
 from strongroom.crypto.errors import DecryptionError
 from strongroom.protocol.errors import ErrorCode
+from strongroom.protocol.schemas import SyncResponse
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import Group
 from strongroom.server.audit.models import AuditEvent
@@ -509,3 +511,139 @@ def test_logout_revokes_the_device_and_is_idempotent(
         assert device is not None and device.status == DEVICE_REVOKED
     with pytest.raises(DeviceRevoked):
         sync.sync(world.instance, phone.sync_request(), ip=None)
+
+
+def test_policies_follow_settings_and_the_per_user_override(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """Every reply carries the current policies: a changed global setting and
+    then a per-user time-to-live override reach the phone on its next sync,
+    even when no record changed."""
+    from strongroom.server.settings import service as settings
+
+    do_sync(phone)
+    with world.session() as session:
+        for key, value in (
+            ("offline_ttl_days", 14),
+            ("failed_unlock_limit", 3),
+            ("biometric_allowed", False),
+            ("master_password_reentry_hours", 24),
+        ):
+            settings.set_value(session, operator(), key, value)
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+    assert (reply.upserts, reply.removed_record_ids) == ([], [])
+    assert reply.policies.model_dump() == {
+        "offline_ttl_days": 14,
+        "failed_unlock_limit": 3,
+        "biometric_allowed": False,
+        "master_password_reentry_hours": 24,
+    }
+
+    with world.session() as session:
+        alice(session).offline_ttl_days = 1
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    assert reply.policies.offline_ttl_days == 1
+
+
+def test_a_grant_to_someone_else_costs_this_phone_nothing(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """Changes of other users' access move the global access counter; the
+    phone's next sync still carries no records and no list table."""
+    do_sync(phone)
+    with world.session() as session:
+        bob = accounts.create_user(
+            session, operator(), "bob", password="bob-web-password-22"
+        )
+        vault.grant(
+            session,
+            operator(),
+            session.get(PasswordList, world.servers_id),
+            vault.Level.VIEW,
+            user=bob,
+        )
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+    assert (reply.upserts, reply.removed_record_ids, reply.lists) == ([], [], None)
+    assert phone.titles() == ALL
+
+
+def test_list_regained_with_edits_and_kept_list_edits_arrive_once(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """A list that comes back after an edit made while it was away, together
+    with an edit in a list the phone kept, arrives in one reply, each record
+    exactly once and at its newest."""
+    do_sync(phone)
+    _left_group(world)
+    do_sync(phone)
+    with world.session() as session:
+        for title, new_title in (("db1", "db1-v2"), ("bank-api", "bank-api-v2")):
+            vault.update_record(
+                session,
+                operator(),
+                world.instance.cipher,
+                vault.get_record(session, world.records[title]),
+                vault.RecordInput(title=new_title, password="changed"),
+            )
+        accounts.add_member(
+            session, operator(), session.get(Group, world.ops_group_id), alice(session)
+        )
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+
+    ids = [record.id for record in reply.upserts]
+    assert len(ids) == len(set(ids))
+    assert {r.title for r in reply.upserts} == {"db1-v2", "web1", "bank-api-v2"}
+    assert [r.version for r in reply.upserts] == sorted(
+        r.version for r in reply.upserts
+    )
+    assert phone.titles() == {"db1-v2", "web1", "bank-login", "bank-api-v2"}
+    assert phone.secrets("db1-v2").password == "changed"
+
+
+def test_simultaneous_syncs_of_one_device_are_served_one_after_another(
+    world: World, phone: Phone
+) -> None:
+    """The same request sent six times at once (a retry racing the original,
+    or two App Servers) gets six answers and no server error, first sync or
+    not; the last one served is the state the device carries on from."""
+    for _round in range(2):
+        request = phone.sync_request()
+
+        def send(_index: int) -> SyncResponse:
+            return sync.sync(world.instance, request, ip=None)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            replies = list(pool.map(send, range(6)))
+
+        with world.session() as session:
+            state = session.get(DeviceSyncState, phone.device_id)
+            assert state is not None
+            served_last = [r for r in replies if r.cursor == state.pending_cursor]
+        assert len(served_last) == 1
+        phone.apply(served_last[0])
+        assert phone.titles() == ALL
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    assert (reply.full, reply.upserts) == (False, [])
+
+
+def test_list_rename_resends_lists_only(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """A list whose name changes (with a new version, as every vault write
+    takes) reaches the phone as a new list table, with no records."""
+    from strongroom.server.core import counters
+
+    do_sync(phone)
+    with world.session() as session:
+        bank = session.get(PasswordList, world.bank_id)
+        assert bank is not None
+        # The vault has no rename of lists yet; this is the write one makes.
+        bank.name = "Bank (old)"
+        bank.version = counters.bump(session, counters.RECORDS)
+    reply = sync.sync(world.instance, phone.sync_request(), ip=None)
+    phone.apply(reply)
+    assert reply.upserts == [] and reply.lists is not None
+    assert {item.name for item in phone.lists.values()} == {"Servers", "Bank (old)"}

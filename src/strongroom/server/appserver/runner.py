@@ -9,12 +9,14 @@ Ctrl-C.
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,14 @@ def _check_tls_files(cert: Path | None, key: Path | None) -> None:
 def make_config(
     app: Any, host: str, port: int, cert: Path | None, key: Path | None
 ) -> uvicorn.Config:
-    """A uvicorn configuration serving `app` with Strongroom's choices."""
+    """A uvicorn configuration serving `app` with Strongroom's choices.
+
+    The configuration is loaded here, so a certificate that is not PEM or a
+    key that does not belong to it is a ConfigurationError naming the files,
+    before anything listens.
+    """
     _check_tls_files(cert, key)
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -72,11 +79,97 @@ def make_config(
         timeout_keep_alive=30,
         timeout_graceful_shutdown=10,
     )
+    try:
+        config.load()
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigurationError(
+            f"the TLS certificate {cert} and key {key} cannot be used "
+            f"({_tls_reason(exc)})",
+            hint="pass a PEM certificate with --cert and its own private key with "
+            "--key (or run `strongroom init` for the default pair)",
+        ) from exc
+    return config
 
 
-def serve_apps(apps: Sequence[ServedApp]) -> None:
-    """Serve every app until SIGINT or SIGTERM, all in this process."""
+def _tls_reason(exc: OSError) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason == "KEY_VALUES_MISMATCH":
+        return "the key does not belong to the certificate"
+    if isinstance(exc, ssl.SSLError):
+        return "a file is not a PEM certificate or key"
+    if isinstance(exc, PermissionError):
+        return "a file cannot be read: permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host:port` (0 picks a free port).
+
+    Bound here rather than by uvicorn, so that a port in use or an address
+    this machine does not have is one ConfigurationError naming it, not a
+    traceback from inside the server.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {_bind_reason(exc)}",
+            hint=_BIND_HINTS.get(
+                exc.errno or 0, f"choose another address {_HOST_WHERE}"
+            ),
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+# `appserver` and `web` take --host/--port; `serve` reads only the settings.
+_PORT_WHERE = "(--port, or STRONGROOM_APPSERVER_PORT / STRONGROOM_WEB_PORT)"
+_HOST_WHERE = "(--host, or STRONGROOM_APPSERVER_HOST / STRONGROOM_WEB_HOST)"
+_BIND_HINTS = {
+    errno.EADDRINUSE: f"stop what listens there, or choose another port {_PORT_WHERE}",
+    errno.EACCES: f"ports below 1024 need privileges; choose another {_PORT_WHERE}",
+    errno.EADDRNOTAVAIL: f"give an address of this machine {_HOST_WHERE}; "
+    "0.0.0.0 means all",
+}
+
+
+def _bind_reason(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "the address is already in use"
+    if exc.errno == errno.EACCES:
+        return "permission denied"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address"
+    if isinstance(exc, socket.gaierror):
+        return "the host name does not resolve"
+    return exc.strerror or type(exc).__name__
+
+
+def serve_apps(
+    apps: Sequence[ServedApp], on_listening: Callable[[], None] | None = None
+) -> None:
+    """Serve every app until SIGINT or SIGTERM, all in this process.
+
+    Every configuration is loaded and every socket bound before any server
+    starts, so a bad certificate or a busy port stops them all with one
+    ConfigurationError. `on_listening` runs once every socket is bound (the
+    CLI says where each app listens).
+    """
     servers = [_Server(make_config(*served)) for served in apps]
+    sockets: list[socket.socket] = []
+    try:
+        for _app, host, port, _cert, _key in apps:
+            sockets.append(listen(host, port))
+    except ConfigurationError:
+        for sock in sockets:
+            sock.close()
+        raise
+    if on_listening is not None:
+        on_listening()
     for app, host, port, cert, _key in apps:
         scheme = "https" if cert else "http"
         log.info(
@@ -86,10 +179,10 @@ def serve_apps(apps: Sequence[ServedApp]) -> None:
             host,
             port,
         )
-    asyncio.run(_serve_all(servers))
+    asyncio.run(_serve_all(servers, sockets))
 
 
-async def _serve_all(servers: list[_Server]) -> None:
+async def _serve_all(servers: list[_Server], sockets: list[socket.socket]) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -102,7 +195,10 @@ async def _serve_all(servers: list[_Server]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop)
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[sock]))
+        for server, sock in zip(servers, sockets, strict=True)
+    ]
     try:
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         # One server ending (a bind failure, say) ends them all.
@@ -152,11 +248,7 @@ def run_in_thread(
     and already accepting connections when this returns.
     """
     config = make_config(app, host, port, tls_cert, tls_key)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
+    sock = listen(host, port)
     server = _Server(config)
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[sock])),

@@ -87,12 +87,15 @@ def appserver(
         cert or settings.cert_file,
         key or settings.cert_key_file,
     )
-    console.print(
-        f"App Server on https://{served[1]}:{served[2]} (Ctrl-C stops it)",
-        highlight=False,
-        markup=False,
-    )
-    serve_apps([served])
+
+    def listening() -> None:
+        console.print(
+            f"App Server on https://{served[1]}:{served[2]} (Ctrl-C stops it)",
+            highlight=False,
+            markup=False,
+        )
+
+    serve_apps([served], on_listening=listening)
 
 
 def serve() -> None:
@@ -101,6 +104,7 @@ def serve() -> None:
     settings = STATE.settings()
     instance = STATE.instance()
     apps: list[ServedApp] = []
+    lines: list[str] = []
     try:
         # Imported here: the web layer is optional for an App Server host.
         from strongroom.server.web.app import create_web_app
@@ -124,11 +128,7 @@ def serve() -> None:
             )
         )
         scheme = "https" if web_tls else "http"
-        console.print(
-            f"Web UI on {scheme}://{settings.web_host}:{settings.web_port}",
-            highlight=False,
-            markup=False,
-        )
+        lines.append(f"Web UI on {scheme}://{settings.web_host}:{settings.web_port}")
     apps.append(
         (
             create_appserver_app(instance),
@@ -138,13 +138,16 @@ def serve() -> None:
             settings.cert_key_file,
         )
     )
-    console.print(
+    lines.append(
         f"App Server on https://{settings.appserver_host}:{settings.appserver_port}"
-        " (Ctrl-C stops both)",
-        highlight=False,
-        markup=False,
+        + (" (Ctrl-C stops both)" if len(apps) > 1 else " (Ctrl-C stops it)")
     )
-    serve_apps(apps)
+
+    def listening() -> None:
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
+
+    serve_apps(apps, on_listening=listening)
 
 
 # --- master password and QR ----------------------------------------------------
@@ -201,24 +204,42 @@ def qr(
     svg: Path | None = typer.Option(None, "--svg", help="Write the QR code as SVG."),
 ) -> None:
     """Show the user's pairing QR code (in the terminal unless --png/--svg)."""
+    outputs = [(path, kind) for path, kind in ((png, "png"), (svg, "svg")) if path]
+    for path, kind in outputs:
+        if path.is_dir():
+            raise UsageError(
+                f"--{kind} {path} is a directory",
+                hint=f"give a file name, e.g. --{kind} {path / ('qr.' + kind)}",
+            )
     with operation() as (instance, session, actor):
         target = accounts.find_user(session, user)
         payload = mobile.pairing_payload(session, actor, instance.cipher, target)
-    code = segno.make(payload.to_uri(), error="m", micro=False)
-    for path, kind in ((png, "png"), (svg, "svg")):
-        if path is None:
-            continue
-        buffer = io.BytesIO()
-        code.save(buffer, kind=kind, scale=8, border=4)
-        # The code carries a pairing token: keep the file private.
-        write_atomically(path, buffer.getvalue(), mode=0o600)
+        code = segno.make(payload.to_uri(), error="m", micro=False)
+        # Written inside the transaction: a file that cannot be written
+        # leaves no "QR code issued" behind in the audit log.
+        for path, kind in outputs:
+            _write_qr(code, path, kind)
+    for path, _kind in outputs:
         done(f"QR code for {target.qualified_name} written to {path}.")
-    if png is None and svg is None:
+    if not outputs:
         code.terminal(compact=True)
         done(
             f"Scan this with the Strongroom app to pair {target.qualified_name}'s "
             "phone."
         )
+
+
+def _write_qr(code: segno.QRCode, path: Path, kind: str) -> None:
+    buffer = io.BytesIO()
+    code.save(buffer, kind=kind, scale=8, border=4)
+    try:
+        # The code carries a pairing token: keep the file private.
+        write_atomically(path, buffer.getvalue(), mode=0o600)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the QR code to {path}: {exc.strerror or type(exc).__name__}",
+            hint="choose a file in a directory you may write to",
+        ) from exc
 
 
 @mobile_app.command("regenerate-pairing-secret")

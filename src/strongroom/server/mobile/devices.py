@@ -103,19 +103,27 @@ def check_protocol(version: int) -> None:
 def authenticate(session: Session, device_id: str, credential: str) -> Authenticated:
     """Find the device, match its credential and check it may still sync.
 
-    One query reads the device, its owner, the owner's credential generation
-    and the device's sync state. The device row is locked (on PostgreSQL)
-    until the transaction ends, so two requests of one device, even through
-    two App Servers, run one after the other and rotate its credential in
-    order.
+    The device row is locked (on PostgreSQL) until the transaction ends, so
+    two requests of one device, even through two App Servers, run one after
+    the other and rotate its credential in order. The lock is taken by a
+    query of its own: a query that locks and reads at once would, after
+    waiting for the lock, still see the sync state as it was before the
+    request that held the lock (PostgreSQL re-reads only the locked row),
+    and a device's first two syncs would both try to create it. One query
+    after the lock then reads the device, its owner, the owner's credential
+    generation and the device's sync state, all as last committed.
     """
+    locked = session.scalar(
+        select(Device.id).where(Device.id == device_id).with_for_update()
+    )
+    if locked is None:
+        raise DeviceUnknown("this device is not paired with this server")
     row = session.execute(
         select(Device, User, MobileCredential.generation, DeviceSyncState)
         .join(User, User.id == Device.user_id)
         .outerjoin(MobileCredential, MobileCredential.user_id == Device.user_id)
         .outerjoin(DeviceSyncState, DeviceSyncState.device_id == Device.id)
         .where(Device.id == device_id)
-        .with_for_update(of=Device)
     ).first()
     if row is None:
         raise DeviceUnknown("this device is not paired with this server")

@@ -13,6 +13,10 @@ The order of the checks is a security decision:
 Every attempt is audited with platform `device`. Wrong passwords count
 against the user and against the app installation; past the system setting
 `failed_unlock_limit` both are locked out for `lockout_minutes`.
+
+An attempt is counted when it is let through to the password check, not once
+the check has failed: guesses sent all at once would otherwise all be checked
+before the first failure was counted. A right password gives its count back.
 """
 
 import base64
@@ -22,7 +26,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,9 +87,15 @@ def pair(instance: Instance, request: PairRequest, *, ip: str | None) -> PairRes
     its own, then raised for the delivery layer.
     """
     public_key = decode_public_key(request.box_public_key)
+    for field, value in (
+        ("device_name", request.device_name),
+        ("device_platform", request.device_platform),
+    ):
+        _check_label(field, value)
     try:
         with instance.db.session() as session:
             candidate = _screen(session, request)
+            _reserve_attempt(session, request, candidate.user_id)
     except MobileRefusal as refusal:
         _record_failure(instance.db, request, refusal, None, ip)
         raise
@@ -126,6 +136,21 @@ def decode_public_key(text: str) -> bytes:
             "box_public_key", "box_public_key is not a usable X25519 key"
         ) from None
     return key
+
+
+def _check_label(field: str, value: str) -> None:
+    """Refuse control characters in a name the device chose for itself.
+
+    Admins read device names in terminals (`strongroom mobile devices`), web
+    pages and audit exports: an escape sequence or a bidi override there
+    could repaint a terminal or disguise one device as another.
+    """
+    if accounts.has_control_characters(value):
+        raise ValidationError(
+            field,
+            f"{field} must not contain control characters",
+            hint="rename the device without control or formatting characters",
+        )
 
 
 def _screen(session: Session, request: PairRequest) -> Candidate:
@@ -298,6 +323,188 @@ def _register(
     return device
 
 
+# --- counting attempts ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The lock-out policy: attempts allowed, and until when a lock-out lasts."""
+
+    attempts: int
+    until: datetime.datetime
+
+
+def _limits(session: Session) -> Limits:
+    values = settings.all_values(session)
+    minutes = int(values["lockout_minutes"])
+    return Limits(
+        int(values["failed_unlock_limit"]),
+        utcnow() + datetime.timedelta(minutes=minutes),
+    )
+
+
+def unknown_name_key(username: str) -> str:
+    """The attempts-table key of a username no user has (a digest: no PII kept).
+
+    An app choosing such a string as its installation id shares the row, which
+    can only lock that app itself out.
+    """
+    return "name:" + sha256_hex(username.strip().lower())[:40]
+
+
+def _attempt_keys(request: PairRequest, user_id: str | None) -> list[tuple[str, str]]:
+    """(attempts-table key, what it locks) of the counters an attempt moves."""
+    keys = [(request.installation_id, "installation")]
+    if user_id is None:
+        # Unknown names lock out like real users do; otherwise the lock-out
+        # itself would tell a stranger which usernames exist.
+        keys.append((unknown_name_key(request.username), "username"))
+    return keys
+
+
+def _reserve_attempt(
+    session: Session, request: PairRequest, user_id: str | None
+) -> None:
+    """Count this attempt before its password is checked, or refuse it.
+
+    Refused (PairingLockedOut, and the caller's transaction rolls the counts
+    back) when a counter is locked out by now, or when counting this attempt
+    would pass the limit because others, still being checked, hold the rest
+    of it. Each count is one atomic statement that also re-reads the lock, so
+    a lock-out committed since `_screen` looked is seen here.
+    """
+    limits = _limits(session)
+    now = utcnow()
+    # Lock times are re-read as columns, not through session.get, which would
+    # answer the rows `_screen` loaded, as they were before any new lock-out.
+    for key, _label in _attempt_keys(request, user_id):
+        count = _bump_attempts(session, key, now)
+        if count is None:
+            _refuse_if_locked(
+                session.scalar(
+                    select(PairingAttempt.locked_until).where(
+                        PairingAttempt.installation_id == key
+                    )
+                ),
+                now,
+            )
+        elif count > limits.attempts:
+            _refuse_if_locked(limits.until, now)
+    if user_id is None:
+        return
+    count = session.scalar(
+        update(MobileCredential)
+        .where(
+            MobileCredential.user_id == user_id,
+            or_(
+                MobileCredential.locked_until.is_(None),
+                MobileCredential.locked_until <= now,
+            ),
+        )
+        .values(failed_attempts=MobileCredential.failed_attempts + 1)
+        .returning(MobileCredential.failed_attempts)
+        # The ORM must not try to match the returned row to loaded objects.
+        .execution_options(synchronize_session=False)
+    )
+    if count is None:
+        # No row (no master password: nothing to count) or locked meanwhile.
+        _refuse_if_locked(
+            session.scalar(
+                select(MobileCredential.locked_until).where(
+                    MobileCredential.user_id == user_id
+                )
+            ),
+            now,
+        )
+    elif count > limits.attempts:
+        _refuse_if_locked(limits.until, now)
+
+
+def _settle_failure(
+    session: Session, request: PairRequest, user_id: str | None
+) -> list[str]:
+    """A wrong password, counted when it was let through: lock out whatever
+    it brought to the limit. Returns what got locked."""
+    limits = _limits(session)
+    locked = [
+        label
+        for key, label in _attempt_keys(request, user_id)
+        if _lock_key(session, key, limits)
+    ]
+    if user_id is not None and _lock_user(session, user_id, limits):
+        locked.append("user")
+    return locked
+
+
+def _give_back(session: Session, request: PairRequest, user_id: str | None) -> None:
+    """Uncount an attempt whose password was right but that was refused anyway
+    (disabled account, stale QR code, no Mobile App feature)."""
+    keys = [key for key, _label in _attempt_keys(request, user_id)]
+    session.execute(
+        update(PairingAttempt)
+        .where(PairingAttempt.installation_id.in_(keys))
+        .where(PairingAttempt.failed_attempts > 0)
+        .values(failed_attempts=PairingAttempt.failed_attempts - 1)
+    )
+    if user_id is not None:
+        session.execute(
+            update(MobileCredential)
+            .where(MobileCredential.user_id == user_id)
+            .where(MobileCredential.failed_attempts > 0)
+            .values(failed_attempts=MobileCredential.failed_attempts - 1)
+        )
+
+
+def _bump_attempts(session: Session, key: str, now: datetime.datetime) -> int | None:
+    """Add one attempt to `key`'s count atomically; return the new count, or
+    None when `key` is locked out (its count is left alone)."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    table = PairingAttempt.__table__
+    stmt = module.insert(table).values(
+        installation_id=key, failed_attempts=1, last_attempt_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.installation_id],
+        set_={
+            "failed_attempts": table.c.failed_attempts + 1,
+            "last_attempt_at": stmt.excluded.last_attempt_at,
+        },
+        where=or_(table.c.locked_until.is_(None), table.c.locked_until <= now),
+    ).returning(table.c.failed_attempts)
+    count = session.execute(stmt).scalar_one_or_none()
+    return None if count is None else int(count)
+
+
+def _lock_key(session: Session, key: str, limits: Limits) -> bool:
+    """Lock `key` out if its count has reached the limit, in one statement;
+    True when it did.
+
+    The counter restarts so that after the lock-out another `limit` attempts
+    are allowed, not one.
+    """
+    locked = session.scalar(
+        update(PairingAttempt)
+        .where(PairingAttempt.installation_id == key)
+        .where(PairingAttempt.failed_attempts >= limits.attempts)
+        .values(failed_attempts=0, locked_until=limits.until)
+        .returning(PairingAttempt.installation_id)
+    )
+    return locked is not None
+
+
+def _lock_user(session: Session, user_id: str, limits: Limits) -> bool:
+    """Lock the user out if their count has reached the limit; True when it did."""
+    locked = session.scalar(
+        update(MobileCredential)
+        .where(MobileCredential.user_id == user_id)
+        .where(MobileCredential.failed_attempts >= limits.attempts)
+        .values(failed_attempts=0, locked_until=limits.until)
+        .returning(MobileCredential.user_id)
+    )
+    return locked is not None
+
+
 # --- failures ----------------------------------------------------------------
 
 
@@ -308,7 +515,13 @@ def _record_failure(
     user_id: str | None,
     ip: str | None,
 ) -> None:
-    """Audit a refused pairing; count wrong passwords toward the lock-outs."""
+    """Audit a refused pairing; settle its counted attempt.
+
+    A wrong password stays counted and may lock out; a refusal after the
+    right password gives its count back. A refusal before the password was
+    checked (protocol, instance, lock-out) was never counted, or its count
+    was rolled back.
+    """
     actor = Actor(
         user_id=user_id,
         name=request.username[:300],
@@ -321,20 +534,21 @@ def _record_failure(
         "device_name": request.device_name[:200],
     }
     with db.session() as session:
+        locked: list[str] = []
         if isinstance(refusal, BadCredentials):
-            locked = _count_failure(
-                session, request.installation_id, user_id, request.username
+            locked = _settle_failure(session, request, user_id)
+        elif isinstance(refusal, RIGHT_PASSWORD_REFUSALS):
+            _give_back(session, request, user_id)
+        if locked:
+            audit.record(
+                session,
+                actor,
+                "mobile.pair_locked_out",
+                outcome="failure",
+                target_type="user" if user_id else None,
+                target_id=user_id,
+                details={**details, "locked": locked},
             )
-            if locked:
-                audit.record(
-                    session,
-                    actor,
-                    "mobile.pair_locked_out",
-                    outcome="failure",
-                    target_type="user" if user_id else None,
-                    target_id=user_id,
-                    details={**details, "locked": locked},
-                )
         audit.record(
             session,
             actor,
@@ -352,70 +566,5 @@ def _record_failure(
     )
 
 
-def _count_failure(
-    session: Session, installation_id: str, user_id: str | None, username: str
-) -> list[str]:
-    """Count one wrong password; return what got locked out by it."""
-    values = settings.all_values(session)
-    limit = int(values["failed_unlock_limit"])
-    until = utcnow() + datetime.timedelta(minutes=int(values["lockout_minutes"]))
-    locked: list[str] = []
-
-    if _bump_attempts(session, installation_id, limit, until):
-        locked.append("installation")
-    if user_id is None:
-        if _bump_attempts(session, unknown_name_key(username), limit, until):
-            locked.append("username")
-    else:
-        count = session.scalar(
-            update(MobileCredential)
-            .where(MobileCredential.user_id == user_id)
-            .values(failed_attempts=MobileCredential.failed_attempts + 1)
-            .returning(MobileCredential.failed_attempts)
-        )
-        if count is not None and count >= limit:
-            session.execute(
-                update(MobileCredential)
-                .where(MobileCredential.user_id == user_id)
-                .values(failed_attempts=0, locked_until=until)
-            )
-            locked.append("user")
-    return locked
-
-
-def unknown_name_key(username: str) -> str:
-    """The attempts-table key of a username no user has (a digest: no PII kept).
-
-    An app choosing such a string as its installation id shares the row, which
-    can only lock that app itself out.
-    """
-    return "name:" + sha256_hex(username.strip().lower())[:40]
-
-
-def _bump_attempts(
-    session: Session, key: str, limit: int, until: datetime.datetime
-) -> bool:
-    """Add one failure to `key`'s count atomically; True when that locks it out."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    table = PairingAttempt.__table__
-    stmt = module.insert(table).values(
-        installation_id=key, failed_attempts=1, last_attempt_at=utcnow()
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.installation_id],
-        set_={
-            "failed_attempts": table.c.failed_attempts + 1,
-            "last_attempt_at": stmt.excluded.last_attempt_at,
-        },
-    ).returning(table.c.failed_attempts)
-    if int(session.execute(stmt).scalar_one()) < limit:
-        return False
-    # The counter restarts so that after the lock-out another `limit`
-    # attempts are allowed, not one.
-    session.execute(
-        update(PairingAttempt)
-        .where(PairingAttempt.installation_id == key)
-        .values(failed_attempts=0, locked_until=until)
-    )
-    return True
+# Refused only after the master password proved right (see _complete).
+RIGHT_PASSWORD_REFUSALS = (UserDisabled, StaleQrCode, FeatureNotGranted)
