@@ -229,6 +229,30 @@ def test_cleared_master_password(
     assert check.evidence["generation"] == 2
 
 
+def test_locked_out_user_is_told_how_to_lift_it(
+    instance: Instance, phone_user: Callable[..., User]
+) -> None:
+    """A mobile lock-out warns and names the command that lifts it, which works."""
+    user = phone_user()
+    until = utcnow() + datetime.timedelta(minutes=10)
+    with instance.db.session() as session:
+        session.execute(
+            update(MobileCredential)
+            .where(MobileCredential.user_id == user.id)
+            .values(locked_until=until)
+        )
+
+    check = diagnose_mobile(instance, "alice", timeout=FAST).get("master_password")
+    assert check.status is Status.WARN
+    assert "locked out" in check.title
+    assert "`strongroom mobile unlock alice`" in (check.fix or "")
+
+    with instance.db.session() as session:
+        mobile.lift_lockout(session, operator(), session.merge(user))
+    after = diagnose_mobile(instance, "alice", timeout=FAST).get("master_password")
+    assert after.status is Status.PASS
+
+
 def test_qr_older_than_secret_regeneration(
     instance: Instance, phone_user: Callable[..., User]
 ) -> None:

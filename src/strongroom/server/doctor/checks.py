@@ -251,7 +251,8 @@ def master_password(
             f"{name} is locked out after too many wrong master passwords",
             Status.WARN,
             evidence,
-            fix=f"Wait until {_when(locked)} or set a new master password; "
+            fix=f"Wait until {_when(locked)}, or lift the lock-out now with "
+            f"`strongroom mobile unlock {name}` (paired phones keep working); "
             "several wrong attempts in a row caused this.",
         )
     return Check(
