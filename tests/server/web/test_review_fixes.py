@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.datastructures import FormData
 
+from strongroom.crypto.certificates import make_self_signed
 from strongroom.server.appserver.runner import make_config
 from strongroom.server.core.errors import ValidationError
 from strongroom.server.core.instance import Instance
@@ -140,9 +141,11 @@ def test_proxy_headers_only_without_tls(
     """X-Forwarded-* are believed only when serving plain HTTP behind a proxy."""
     cert = key = None
     if tls:
+        # A real pair: make_config refuses files that are not PEM.
+        pair = make_self_signed(["127.0.0.1"])
         cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
-        cert.write_text("x")
-        key.write_text("x")
+        cert.write_bytes(pair.cert_pem)
+        key.write_bytes(pair.key_pem)
     config = make_config(FastAPI(), "127.0.0.1", 0, cert, key)
     assert config.proxy_headers is trusted
 
