@@ -431,6 +431,44 @@ def test_event_without_time_zone_is_refused_and_nothing_stored(
     assert _events_of(world, good["event_id"]) == 0
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("record_id", "a\u202e\nb"),
+        ("record_id", "../../admin"),
+        ("list_id", "not-a-uuid"),
+        ("field", "pass\x1b[2Jword"),
+    ],
+)
+def test_event_ids_and_field_that_would_spoof_the_log_are_refused(
+    world: World, phone: Phone, key: str, value: str
+) -> None:
+    """A record or list id that is not a UUID, or a field name with control
+    characters, is a field error naming it; nothing of the batch is stored."""
+    good, bad = device_event(), device_event()
+    bad[key] = value
+    with pytest.raises(ValidationError) as caught:
+        sync.sync(world.instance, phone.sync_request([good, bad]), ip=None)
+    assert caught.value.field == f"events.1.{key}"
+    assert _events_of(world, good["event_id"]) == 0
+    assert _events_of(world, bad["event_id"]) == 0
+
+
+def test_event_ids_are_stored_in_canonical_form(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """An upper-case record id still names its record in the log."""
+    record_id = world.records["db1"]
+    event = device_event("device.record_viewed", record_id=record_id.upper())
+    do_sync(phone, [event])
+    with world.session() as session:
+        row = session.scalar(
+            select(AuditEvent).where(AuditEvent.id == event["event_id"])
+        )
+    assert row is not None
+    assert (row.record_id, row.target_name) == (record_id, "db1")
+
+
 def test_wipe_is_delivered_once_then_device_stays_wiped(
     world: World, phone: Phone, do_sync: Sync
 ) -> None:

@@ -234,8 +234,18 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_active(session: Session, actor: Actor, user: User, active: bool) -> None:
-    """Enable or disable a user; a disabled user's phones receive nothing."""
+    """Enable or disable a user; a disabled user's phones receive nothing.
+
+    Nobody disables their own account (an API key acts as its user): the
+    last administrator could otherwise lock everyone out of the web UI.
+    """
     _require_admin(actor)
+    if not active and actor.user_id == user.id:
+        raise ValidationError(
+            "active",
+            "you cannot disable your own account",
+            hint="ask another administrator",
+        )
     if user.active == active:
         return
     user.active = active

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from strongroom.protocol import MIN_PROTOCOL_VERSION
 from strongroom.protocol.schemas import DeviceEvent, DeviceEventType, LogoutResponse
 from strongroom.server.accounts.models import User
+from strongroom.server.accounts.service import has_control_characters
 from strongroom.server.audit import service as audit
 from strongroom.server.core.actor import PLATFORM_DEVICE, Actor
 from strongroom.server.core.db import Database, utcnow
@@ -217,8 +218,32 @@ def validated_events(events: Sequence[DeviceEvent]) -> list[tuple[str, DeviceEve
                 f"events.{index}.occurred_at",
                 "an event time must lie between the years 2000 and 2199",
             )
-        checked.append((canonical, event))
+        ids = {
+            name: _event_uuid(index, name, value)
+            for name, value in (
+                ("record_id", event.record_id),
+                ("list_id", event.list_id),
+            )
+            if value is not None
+        }
+        if event.field is not None and has_control_characters(event.field):
+            raise ValidationError(
+                f"events.{index}.field",
+                "an event's field name must not contain control characters",
+            )
+        checked.append((canonical, event.model_copy(update=ids)))
     return checked
+
+
+def _event_uuid(index: int, name: str, value: str) -> str:
+    # The ids land in the audit log as the device sent them: anything but a
+    # UUID (a line break, a bidi override) would be stored for admins to read.
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValidationError(
+            f"events.{index}.{name}", f"an event's {name} must be a UUID"
+        ) from None
 
 
 def store_events(

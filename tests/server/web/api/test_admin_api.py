@@ -65,6 +65,34 @@ def test_users_are_created_disabled_and_given_passwords(
     assert (weak.status_code, weak.json()["error"]["field"]) == (422, "password")
 
 
+def test_an_admin_key_cannot_disable_its_own_user(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    """As in the web UI, an administrator cannot disable their own account
+    (the last one would lock everyone out): 422 naming `active`, and nothing
+    of the request is applied, not even its password change."""
+    me = _ok(client.get(f"{API}/me", headers=admin_headers))
+    refused = client.patch(
+        f"{API}/users/{me['user_id']}",
+        json={"active": False, "password": "another-long-pw-2"},
+        headers=admin_headers,
+    )
+
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert (error["field"], error["message"]) == (
+        "active",
+        "you cannot disable your own account",
+    )
+    assert error["hint"] == "ask another administrator"
+    still = _ok(client.get(f"{API}/users/{me['user_id']}", headers=admin_headers))
+    assert still["active"] is True
+    changes = _ok(
+        client.get(f"{API}/audit?event_type=user.password_set", headers=admin_headers)
+    )
+    assert changes["total"] == 0
+
+
 def test_groups_and_members(client: TestClient, admin_headers: dict[str, str]) -> None:
     """An admin creates a group, adds and removes a member."""
     h = admin_headers

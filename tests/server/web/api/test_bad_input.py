@@ -72,6 +72,8 @@ def test_unpaired_surrogate_is_refused(
 GARBAGE_BODIES = [
     (b"{not json", "application/json", 400, "invalid_json"),
     (b"\xff\xfe\x00garbage", "application/json", 400, "invalid_json"),
+    (b'{"title": "\xff"}', "application/json", 400, "invalid_json"),
+    (b"[" * 100_000, "application/json", 400, "invalid_json"),
     (b"[1, 2, 3]", "application/json", 422, "invalid_field"),
     (b"title=x", "application/x-www-form-urlencoded", 422, "invalid_field"),
     (b"", "application/json", 422, "invalid_field"),
@@ -92,6 +94,26 @@ def test_garbage_bodies_get_json_errors(
         assert response.status_code == status, (content, response.text)
         assert response.headers["content-type"] == "application/json"
         assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b'{"title": "\xff"}', b"[" * 100_000],
+    ids=["not-json", "not-utf8", "too-deep"],
+)
+def test_a_broken_body_without_a_key_answers_401(
+    client: TestClient, list_id: str, content: bytes
+) -> None:
+    """The key is checked before the body, however the body is broken: a
+    caller without a key learns nothing about how its body was parsed."""
+    response = client.post(
+        f"{API}/lists/{list_id}/records",
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
 
 
 def test_oversized_body_is_refused_unread(

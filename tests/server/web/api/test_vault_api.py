@@ -342,6 +342,46 @@ def test_permissions_with_mobile_access_flag(
     assert ghost.status_code == 404
 
 
+def test_the_last_admin_permission_is_neither_lowered_nor_removed(
+    client: TestClient,
+    instance: Instance,
+    admin_headers: dict[str, str],
+    make_user: Callable[..., User],
+) -> None:
+    """As in the web UI, the list's only Admin permission cannot be lowered
+    (PATCH, or a new grant of a lower level) nor removed: 422 saying so, and
+    the grid stays as it was. With a second Admin, both work."""
+    h = admin_headers
+    list_id = _new_list(client, h)
+    url = f"{API}/lists/{list_id}/permissions"
+    (mine,) = _ok(client.get(url, headers=h))["items"]
+    me = _ok(client.get(f"{API}/me", headers=h))["user_id"]
+
+    refusals = [
+        client.patch(f"{url}/{mine['id']}", json={"level": "view"}, headers=h),
+        client.post(url, json={"user_id": me, "level": "modify"}, headers=h),
+        client.delete(f"{url}/{mine['id']}", headers=h),
+    ]
+
+    for response, field in zip(refusals, ["level", "level", "permission_id"]):
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert (error["field"], error["message"]) == (
+            field,
+            "this is the last Admin permission of the list",
+        )
+        assert error["hint"].startswith("grant Admin to someone else first")
+    assert _ok(client.get(url, headers=h))["items"] == [mine]
+    assert _audit(instance, "permission.revoked") == []
+
+    alice = make_user("alice")
+    _ok(client.post(url, json={"user_id": alice.id, "level": "admin"}, headers=h), 201)
+    lowered = _ok(
+        client.patch(f"{url}/{mine['id']}", json={"level": "view"}, headers=h)
+    )
+    assert lowered["level"] == "view"
+
+
 def test_bulk_mobile_access_counts_then_sets(
     client: TestClient,
     instance: Instance,

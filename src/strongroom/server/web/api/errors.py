@@ -266,7 +266,8 @@ class ApiRoute(APIRoute):
                 HTTPException,
                 IntegrityError,
                 DataError,
-            ) as exc:
+            ) as caught:
+                exc = _unparsable_body_as_json_error(caught)
                 if needs_key and isinstance(exc, RequestValidationError):
                     # FastAPI reads the body before the key's dependency runs;
                     # a caller without a valid key must learn only "401", not
@@ -277,6 +278,26 @@ class ApiRoute(APIRoute):
                 return await _handle(request, exc)
 
         return api_handler
+
+
+# What FastAPI says when the body is not even text it can hand to the JSON
+# parser (bytes that are not UTF-8, nesting too deep for it).
+_BODY_PARSE_FAILED = "There was an error parsing the body"
+
+
+def _unparsable_body_as_json_error(exc: Exception) -> Exception:
+    """FastAPI's bare 400 for a body it could not parse, as the invalid-JSON
+    error every other broken body gets: same code, and the key still checked
+    first."""
+    if (
+        isinstance(exc, HTTPException)
+        and exc.status_code == 400
+        and exc.detail == _BODY_PARSE_FAILED
+    ):
+        return RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": _BODY_PARSE_FAILED}]
+        )
+    return exc
 
 
 def _needs_key(dependant: Dependant) -> bool:

@@ -50,6 +50,29 @@ def _unchanged(grant: vault.Grant, level: Level, mobile_access: bool | None) -> 
     return grant.level == level and mobile_access in (None, grant.mobile_access)
 
 
+LAST_ADMIN_MESSAGE = "this is the last Admin permission of the list"
+LAST_ADMIN_HINT = (
+    "grant Admin to someone else first, or nobody but system administrators "
+    "could manage the list"
+)
+
+
+def _refuse_last_admin(
+    session: Session,
+    plist: PasswordList,
+    grantee_id: str,
+    level: Level | None,
+    field: str,
+) -> None:
+    """Refuse to lower (or, with `level` None, remove) the list's only Admin
+    permission, as the web UI does: it would strand the list."""
+    if level is not None and level >= Level.ADMIN:
+        return
+    admins = [g for g in vault.grants_on(session, plist) if g.level >= Level.ADMIN]
+    if [g.grantee_id for g in admins] == [grantee_id]:
+        raise ValidationError(field, LAST_ADMIN_MESSAGE, hint=LAST_ADMIN_HINT)
+
+
 def grantee(
     session: Session, user_id: str | None, group_id: str | None
 ) -> tuple[User | None, Group | None]:
@@ -75,6 +98,10 @@ def _permission(session: Session, plist: PasswordList, perm_id: str) -> Permissi
     if perm is None:
         raise NotFound("that permission does not exist on this list")
     return perm
+
+
+def _grantee_id(perm: Permission) -> str:
+    return str(perm.user_id or perm.group_id)
 
 
 @router.get(
@@ -129,6 +156,7 @@ def grant_permission(
             if _unchanged(existing, level, body.mobile_access):
                 # Nothing to change: no version bump, no audit event.
                 return _out(existing)
+            _refuse_last_admin(session, plist, wanted, level, "level")
         perm = vault.grant(
             session,
             ctx.actor,
@@ -163,6 +191,7 @@ def update_permission(
             # A no-op PATCH changes nothing: no version bump, no audit event.
             return _grant_out(session, plist, perm.id)
         user, group = grantee(session, perm.user_id, perm.group_id)
+        _refuse_last_admin(session, plist, _grantee_id(perm), level, "level")
         vault.grant(
             session,
             ctx.actor,
@@ -188,6 +217,7 @@ def revoke_permission(ctx: Context, list_id: PathId, permission_id: PathId) -> D
         vault.require_list_admin(session, ctx.actor, plist.id)
         perm = _permission(session, plist, permission_id)
         user, group = grantee(session, perm.user_id, perm.group_id)
+        _refuse_last_admin(session, plist, _grantee_id(perm), None, "permission_id")
         vault.revoke(session, ctx.actor, plist, user=user, group=group)
     return Deleted(id=permission_id)
 
