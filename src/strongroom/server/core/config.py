@@ -50,10 +50,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     web_host: str = "127.0.0.1"
-    web_port: int = 8443
+    web_port: int = Field(default=8443, ge=1, le=65535)
     web_tls: bool = True
     appserver_host: str = "0.0.0.0"  # noqa: S104 - phones must reach it
-    appserver_port: int = 9443
+    appserver_port: int = Field(default=9443, ge=1, le=65535)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
 
