@@ -148,13 +148,19 @@ def test_every_command_has_help() -> None:
             "0",
             "error: the configuration value of web_port is not valid",
         ),
+        (
+            "STRONGROOM_LOG_LEVEL",
+            "LOUD",
+            "error: the configuration value of log_level is not valid",
+        ),
     ],
 )
 def test_bad_environment_values_get_one_line(
     subprocess_env: dict[str, str], variable: str, value: str, words: str
 ) -> None:
-    """A database URL SQLAlchemy cannot parse and a port outside 1-65535 get
-    one line naming the variable, exit 1, no traceback, and no password."""
+    """A database URL SQLAlchemy cannot parse, a port outside 1-65535 and an
+    unknown log level get one line naming the variable, exit 1, no traceback,
+    and no password."""
     env = {**subprocess_env, variable: value}
     result = run(env, "user", "list")
     assert_one_error(result, 1)

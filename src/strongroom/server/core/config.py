@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,9 @@ def _data_dir_before_parsing(init_source: PydanticBaseSettingsSource) -> Path:
     if explicit is not None:
         return Path(explicit)
     return Path(os.environ.get("STRONGROOM_DATA_DIR", DEFAULT_DATA_DIR))
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -56,6 +59,16 @@ class Settings(BaseSettings):
     appserver_port: int = Field(default=9443, ge=1, le=65535)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        # Checked here, not when logging is set up: a server would otherwise
+        # die with a traceback from the logging module.
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"give one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @model_validator(mode="after")
     def _refuse_placeholder_key(self) -> "Settings":
