@@ -13,6 +13,7 @@ from strongroom.client.cli.main import Dependencies, app
 from strongroom.client.clipboard import MemoryClipboard
 from strongroom.client.config import ClientSettings
 from strongroom.client.device import Device, Vault
+from strongroom.client.errors import ServerTimeout, ServerUnreachable
 from strongroom.client.keystore import MemoryKeystore
 from tests.client.conftest import SECRET_PASSWORD
 from tests.client.fakes import MASTER, PAYLOAD, FakeClock, FakeServer
@@ -388,3 +389,38 @@ def test_a_bad_setting_names_its_variable(
     first, second = result.stderr.splitlines()
     assert first.startswith(f"error: {name} is not valid: ")
     assert second == f"  next: fix or unset {name} (docs/device.md lists the settings)"
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (
+            ServerUnreachable("https://127.0.0.1:9", "[Errno 111] Connection refused"),
+            "error: cannot reach the App Server at https://127.0.0.1:9",
+        ),
+        (
+            ServerTimeout("https://127.0.0.1:9"),
+            "error: the App Server at https://127.0.0.1:9 did not answer in time",
+        ),
+    ],
+)
+def test_pair_with_the_app_server_away_promises_no_offline_copy(
+    deps: Dependencies,
+    fake_server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    words: str,
+) -> None:
+    """Pairing while the App Server is down: one error line, exit 12, a hint
+    that says nothing was paired (there is no offline copy yet), and no cache."""
+
+    def away(request: object) -> object:
+        raise error
+
+    monkeypatch.setattr(fake_server, "pair", away)
+    result = invoke(deps, "pair", "--qr-text", PAYLOAD.to_uri(), "--password-stdin")
+    assert result.exit_code == 12, result.output
+    assert words in result.stderr
+    assert "nothing was paired, so the same QR code works" in result.stderr
+    assert "offline copy" not in result.stderr
+    assert not deps.settings.cache_file.exists()

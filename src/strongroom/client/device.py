@@ -61,6 +61,8 @@ from strongroom.client.errors import (
     ServerError,
     ServerGarbage,
     ServerRefused,
+    ServerTimeout,
+    ServerUnreachable,
     SessionInvalid,
     UsageError,
     WipeRequested,
@@ -124,6 +126,12 @@ def utcnow() -> datetime.datetime:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+PAIRING_UNREACHABLE_HINT = (
+    "check that this device can reach the App Server and that it runs; "
+    "nothing was paired, so the same QR code works once it answers"
+)
 
 
 class Device:
@@ -378,6 +386,11 @@ class Device:
         except PinMismatch as exc:
             # Not paired yet: the key that failed is the one the QR code names.
             raise PinMismatch(pairing=True) from exc
+        except (ServerUnreachable, ServerTimeout) as exc:
+            # Not paired yet: there is no offline copy to fall back on, so the
+            # usual "your offline copy still works" would mislead.
+            exc.hint = PAIRING_UNREACHABLE_HINT
+            raise
         finally:
             connector.close()
         if reply.instance_id != payload.instance_id:

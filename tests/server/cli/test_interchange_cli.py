@@ -252,3 +252,25 @@ def test_export_refusals_and_audit(
             select(AuditEvent).where(AuditEvent.event_type == "interchange.exported")
         ).all()
     assert (event.details["lists"], event.details["records"]) == (1, 1)
+
+
+def test_export_to_an_unwritable_place_says_so(
+    cli: Cli, instance: Instance, tmp_path: Path
+) -> None:
+    """A target under a plain file gets one line naming the path, exit 2, no
+    traceback and no audit event for an export that never happened."""
+    cli("list", "add", "A")
+    cli("record", "add", "A", "--title", "r", "--password-stdin", input="p\n")
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a directory")
+    result = cli("export", "A", "--to", str(blocker / "out.csv"))
+    assert result.exit_code == 2
+    assert f"error: cannot write the export to {blocker / 'out.csv'}" in result.stderr
+    assert "choose a file in a directory you may write to" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert blocker.read_text() == "not a directory"
+    with instance.db.session() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == "interchange.exported")
+        ).all()
+    assert events == []

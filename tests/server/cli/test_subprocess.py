@@ -122,3 +122,48 @@ def test_every_command_has_help() -> None:
         result = cli(*path, "--help")
         assert result.exit_code == 0, path
         assert "Usage" in result.stdout, path
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        (
+            "STRONGROOM_DATABASE_URL",
+            "mysql+nodriver://u:hunter2@db/x",
+            "error: the database URL is not one Strongroom can use",
+        ),
+        (
+            "STRONGROOM_DATABASE_URL",
+            "not a url",
+            "error: the database URL is not one Strongroom can use",
+        ),
+        (
+            "STRONGROOM_APPSERVER_PORT",
+            "99999",
+            "error: the configuration value of appserver_port is not valid",
+        ),
+        (
+            "STRONGROOM_WEB_PORT",
+            "0",
+            "error: the configuration value of web_port is not valid",
+        ),
+        (
+            "STRONGROOM_LOG_LEVEL",
+            "LOUD",
+            "error: the configuration value of log_level is not valid",
+        ),
+    ],
+)
+def test_bad_environment_values_get_one_line(
+    subprocess_env: dict[str, str], variable: str, value: str, words: str
+) -> None:
+    """A database URL SQLAlchemy cannot parse, a port outside 1-65535 and an
+    unknown log level get one line naming the variable, exit 1, no traceback,
+    and no password."""
+    env = {**subprocess_env, variable: value}
+    result = run(env, "user", "list")
+    assert_one_error(result, 1)
+    assert result.stderr.startswith(words)
+    assert variable in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout

@@ -339,3 +339,23 @@ def test_prompts_on_a_terminal(with_list: Cli, monkeypatch: pytest.MonkeyPatch) 
     accepted = cli("list", "delete", "Infra/Servers", input="y\n")
     assert accepted.exit_code == 0, accepted.stderr
     assert json.loads(cli("list", "list", "--json").stdout) == []
+
+
+def test_confirmation_stays_on_one_line_in_a_narrow_terminal(cli: Cli) -> None:
+    """`record add` piped or in 40 columns prints its confirmation, id included,
+    on one line, so the id can be copied or cut out of the output."""
+    cli("list", "add", "Infrastructure")
+    narrow = Cli({**cli.env, "COLUMNS": "40"})
+    result = narrow(
+        "record",
+        "add",
+        "Infrastructure",
+        "--title",
+        "database server one",
+        "--password-stdin",
+        input="p\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("Record database server one added to Infrastructure (id ")
+    assert line.endswith(").")

@@ -109,8 +109,11 @@ def emit(
 
 
 def done(message: str) -> None:
-    """Print a one-line confirmation (names in it are shown as typed, no markup)."""
-    console.print(message, highlight=False, markup=False)
+    """Print a one-line confirmation (names in it are shown as typed, no markup).
+
+    Never wrapped: an id split across lines could not be copied or grepped.
+    """
+    console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def yes_no(value: str, option: str) -> bool:

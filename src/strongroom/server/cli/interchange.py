@@ -136,7 +136,14 @@ def export(
         with operation() as (instance, session, actor):
             lists = service.lists_at(session, None if all_lists else path)
             bundle = service.export_bundle(session, actor, instance.cipher, lists)
-            (write_json if chosen == "json" else write_csv)(bundle, to)
+            try:
+                (write_json if chosen == "json" else write_csv)(bundle, to)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write the export to {to}: "
+                    f"{exc.strerror or type(exc).__name__}",
+                    hint="choose a file in a directory you may write to",
+                ) from exc
             created = True
     except BaseException:
         if created:

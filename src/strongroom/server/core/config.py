@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,6 +31,9 @@ def _data_dir_before_parsing(init_source: PydanticBaseSettingsSource) -> Path:
     return Path(os.environ.get("STRONGROOM_DATA_DIR", DEFAULT_DATA_DIR))
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     """Everything a server process needs to know before it opens the database."""
 
@@ -50,12 +53,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     web_host: str = "127.0.0.1"
-    web_port: int = 8443
+    web_port: int = Field(default=8443, ge=1, le=65535)
     web_tls: bool = True
     appserver_host: str = "0.0.0.0"  # noqa: S104 - phones must reach it
-    appserver_port: int = 9443
+    appserver_port: int = Field(default=9443, ge=1, le=65535)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        # Checked here, not when logging is set up: a server would otherwise
+        # die with a traceback from the logging module.
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"give one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @model_validator(mode="after")
     def _refuse_placeholder_key(self) -> "Settings":

@@ -21,14 +21,14 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-from strongroom.server.core.errors import ServiceUnavailable
+from strongroom.server.core.errors import ConfigurationError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,19 @@ def _tune_sqlite(engine: Engine) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for `url` with the settings Strongroom relies on."""
     url = normalise_url(url)
+    try:
+        return _make_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        # The URL itself is not repeated: it may carry a database password.
+        raise ConfigurationError(
+            "the database URL is not one Strongroom can use",
+            hint="set STRONGROOM_DATABASE_URL to e.g. "
+            "postgresql://USER@HOST/DB, or unset it for SQLite in the data "
+            "directory",
+        ) from exc
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs
