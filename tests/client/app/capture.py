@@ -19,9 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.console import Console
 from rich.text import Text
 
@@ -30,25 +31,31 @@ from strongroom.crypto.pins import pin_of_pem
 from strongroom.server.accounts import service as accounts
 from strongroom.server.appserver.app import create_appserver_app
 from strongroom.server.appserver.runner import RunningServer, run_in_thread
+from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.config import Settings
 from strongroom.server.core.instance import Instance, initialise, operator
 from strongroom.server.mobile import service as mobile
 from strongroom.server.settings import service as settings_service
-from tests.client.app.seed import BANK_PASSWORD, MASTER, seed
+from tests.client.app.seed import BANK_PASSWORD, FAILED_UNLOCK_LIMIT, MASTER, seed
 
 REPO = Path(__file__).resolve().parents[3]
 WIDTH, HEIGHT = 100, 40
 
 
 class Pane:
-    """A detached tmux session running one command; read and typed into."""
+    """A detached tmux session running one command; read and typed into.
+
+    The session lives on a tmux server of its own (socket `name`), so it never
+    touches a person's tmux sessions and `close` ends that server with it.
+    """
 
     def __init__(self, name: str, command: str) -> None:
         self.name = name
+        self.tmux = ["tmux", "-L", name]
         # The app's stderr is where Textual draws: it stays on the pane.
         subprocess.run(
             [
-                "tmux",
+                *self.tmux,
                 "new-session",
                 "-d",
                 "-s",
@@ -61,22 +68,32 @@ class Pane:
             ],
             check=True,
         )
+        self.socket = Path(
+            subprocess.run(
+                [*self.tmux, "display-message", "-p", "#{socket_path}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
 
     def text(self, *, ansi: bool = False) -> str:
         """What the pane shows now."""
-        argv = ["tmux", "capture-pane", "-p", "-t", self.name]
+        argv = [*self.tmux, "capture-pane", "-p", "-t", self.name]
         if ansi:
-            argv.insert(3, "-e")
+            argv.append("-e")
         return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
-    def wait_for(self, words: str, timeout: float = 60.0) -> None:
-        """Wait until `words` are on the pane."""
+    def wait_for(
+        self, words: str, timeout: float = 60.0, *, settle: float = 0.5
+    ) -> None:
+        """Wait until `words` are on the pane, then `settle` seconds more."""
         deadline = time.monotonic() + timeout
         while words not in self.text():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{words!r} never appeared:\n{self.text()}")
-            time.sleep(0.2)
-        time.sleep(0.5)  # let the frame finish drawing
+            time.sleep(0.1)
+        time.sleep(settle)  # let the frame finish drawing
 
     def wait_gone(self, words: str, timeout: float = 60.0) -> None:
         """Wait until `words` have left the pane."""
@@ -89,12 +106,14 @@ class Pane:
 
     def type(self, text: str) -> None:
         """Type `text` literally."""
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run(
+            [*self.tmux, "send-keys", "-t", self.name, "-l", text], check=True
+        )
         time.sleep(0.3)
 
     def key(self, name: str) -> None:
         """Press a key (tmux names: Enter, Tab, BSpace...)."""
-        subprocess.run(["tmux", "send-keys", "-t", self.name, name], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, name], check=True)
         time.sleep(0.3)
 
     def click(self, words: str, nth: int = 0) -> None:
@@ -113,10 +132,9 @@ class Pane:
         time.sleep(0.3)
 
     def close(self) -> None:
-        """End the session (and the app in it)."""
-        subprocess.run(
-            ["tmux", "kill-session", "-t", self.name], check=False, capture_output=True
-        )
+        """End the session, the app in it, and this pane's tmux server."""
+        subprocess.run([*self.tmux, "kill-server"], check=False, capture_output=True)
+        self.socket.unlink(missing_ok=True)
 
 
 class Captures:
@@ -131,12 +149,14 @@ class Captures:
         """Save the pane as NN-name.txt, NN-name.ansi and NN-name.svg."""
         self.count += 1
         stem = self.out / f"{self.count:02}-{name}"
+        # One capture for all three files, so they show the same moment.
         ansi = self.pane.text(ansi=True)
-        stem.with_suffix(".txt").write_text(self.pane.text(), encoding="utf-8")
+        drawn = Text.from_ansi(ansi)
+        stem.with_suffix(".txt").write_text(drawn.plain, encoding="utf-8")
         stem.with_suffix(".ansi").write_text(ansi, encoding="utf-8")
         # A picture any browser shows: rich draws the coloured text as SVG.
         console = Console(record=True, width=WIDTH, file=io.StringIO())
-        console.print(Text.from_ansi(ansi))
+        console.print(drawn)
         console.save_svg(str(stem.with_suffix(".svg")), title=name)
         print(f"saved {stem.name}")
 
@@ -194,8 +214,11 @@ def capture(out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="strongroom-capture-") as scratch:
         tmp = Path(scratch)
         with served_instance(tmp) as (instance, server):
+            # COLUMNS and LINES would win over the pane's size (a test run
+            # inherits 80x24 from pytest): give the pane's own.
             command = (
                 f"cd {REPO} && TOGA_BACKEND=toga_textual "
+                f"COLUMNS={WIDTH} LINES={HEIGHT} "
                 f"STRONGROOM_MOBILE_HOME={tmp / 'profile'} "
                 f"STRONGROOM_MOBILE_CLIPBOARD=none "
                 f"{sys.executable} -m strongroom.client.app"
@@ -221,7 +244,7 @@ def _walk_through(
     shots.save("pair-code-read")
     pane.type(MASTER)
     pane.key("Enter")
-    pane.wait_for("Pairing")
+    pane.wait_for("Pairing…", settle=0)  # it may take under a second
     shots.save("pair-in-progress")
     pane.wait_for("Last sync")
     shots.save("lists")
@@ -308,14 +331,72 @@ def _walk_through(
         pane.click("Sync now")
         pane.wait_for("This phone was wiped")
         shots.save("error-wiped")
+        _pair_errors(pane, shots, instance)
     finally:
         server.stop()
+
+
+def _pair_errors(pane: Pane, shots: Captures, instance: Instance) -> None:
+    """From the Pair screen: a stale QR code, then a lock-out."""
+    # A code printed before the admin regenerated the App Pairing Secret.
+    old_code = _payload_uri(instance)
+    with instance.db.session() as session:
+        mobile.regenerate_pairing_secret(session, operator(), instance.cipher)
+    pane.click("strongroom://pair?...")
+    pane.type(old_code)
+    pane.key("Enter")
+    pane.wait_for("Server: https://")
+    pane.type(MASTER)
+    pane.key("Enter")
+    pane.wait_for("no longer valid")
+    shots.save("error-stale-qr")
+
+    # A new code, then wrong master passwords past the server's limit.
+    pane.click("Use another code")
+    pane.wait_for("strongroom://pair?...")
+    pane.click("strongroom://pair?...")
+    pane.type(_payload_uri(instance))
+    pane.key("Enter")
+    pane.wait_for("Server: https://")
+    for attempt in range(FAILED_UNLOCK_LIMIT + 1):
+        refused = _refused_pairings(instance)
+        pane.click("Mobile master password")
+        pane.type(f"not-the-password-{attempt}")
+        pane.key("Enter")
+        # The same message may stand after each try: wait for the server's
+        # refusal in its audit log, then for the app to show it.
+        _wait_until(lambda: _refused_pairings(instance) > refused)
+        pane.wait_gone("Pairing…")
+    pane.wait_for("Locked out")
+    shots.save("error-locked-out")
+
+
+def _refused_pairings(instance: Instance) -> int:
+    """How many pairings the App Server has refused (its audit log)."""
+    with instance.db.session() as session:
+        return (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.event_type == "mobile.pair")
+                .where(AuditEvent.outcome == "failure")
+            )
+            or 0
+        )
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the App Server never answered")
+        time.sleep(0.2)
 
 
 def main(argv: list[str]) -> int:
     """Capture into argv[0] (or test-artifacts/app-screens)."""
     if shutil.which("tmux") is None:
-        print("tmux is needed: apt-get install tmux", file=sys.stderr)
+        print("tmux is needed: scripts/install-test-tools", file=sys.stderr)
         return 1
     out = Path(argv[0]) if argv else REPO / "test-artifacts" / "app-screens"
     capture(out)

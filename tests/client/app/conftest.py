@@ -88,6 +88,20 @@ class PhoneServer:
         with self.instance.db.session() as session:
             settings_service.set_value(session, operator(), key, value)
 
+    def add_list(self, path: str) -> None:
+        """An admin adds a list (and its folders) and shares it with alice's phone."""
+        with self.instance.db.session() as session:
+            plist = vault.create_list(session, operator(), path, create_folders=True)
+            user = accounts.get_user(session, self.user_id)
+            vault.grant(
+                session,
+                operator(),
+                plist,
+                vault.Level.VIEW,
+                user=user,
+                mobile_access=True,
+            )
+
     def add_record(self, list_path: str, **values: Any) -> None:
         """An admin adds a record to a list."""
         with self.instance.db.session() as session:

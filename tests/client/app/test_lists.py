@@ -37,6 +37,55 @@ def test_folders_open_and_close_showing_lists_and_records_alphabetically(
     assert "[▸ Finance (1)]\n[▸ IT (1)]\n[▸ Not in a folder (1)]" in harness.text()
 
 
+def test_folders_lists_and_records_are_shown_a_to_z_whatever_their_case(
+    make_app, phone_server: PhoneServer
+) -> None:
+    """Made in reverse order and mixed case, they are shown A to Z ignoring case."""
+    # Made Z to A, with capitals where a case-sensitive sort would put them
+    # first ("Mike" before "alpha", "Yak" before "apple").
+    for path in (
+        "zoo/Keys",
+        "Sorting/zulu",
+        "Sorting/Mike",
+        "Sorting/alpha",
+        "apps/CI",
+    ):
+        phone_server.add_list(path)
+        phone_server.add_record(path, title=f"in {path}")
+    for title in ("zebra", "Yak", "Banana", "apple"):
+        phone_server.add_record("Sorting/Mike", title=title, username="u")
+    harness: Harness = make_app()
+    pair(harness, phone_server)
+    assert (
+        "[▸ apps (1)]\n"
+        "[▸ Finance (1)]\n"
+        "[▸ IT (1)]\n"
+        "[▸ Sorting (3)]\n"
+        "[▸ zoo (1)]\n"
+        "[▸ Not in a folder (1)]"
+    ) in harness.text()
+
+    harness.press(button_named(harness, "Sorting"))
+    assert (
+        "[▾ Sorting (3)]\n"
+        "[    ▸ alpha (1)]\n"
+        "[    ▸ Mike (5)]\n"
+        "[    ▸ zulu (1)]\n"
+        "[▸ zoo (1)]"
+    ) in harness.text()
+
+    harness.press(button_named(harness, "Mike"))
+    assert (
+        "[    ▾ Mike (5)]\n"
+        "[        apple — u]\n"
+        "[        Banana — u]\n"
+        "[        in Sorting/Mike]\n"
+        "[        Yak — u]\n"
+        "[        zebra — u]\n"
+        "[    ▸ zulu (1)]"
+    ) in harness.text()
+
+
 # What a person types, and the rows they then see (title — username — list).
 SEARCHES: list[tuple[str, list[str]]] = [
     ("primary", ["db1 — root — IT/Servers"]),  # description

@@ -123,6 +123,52 @@ def test_biometric_unlock_once_turned_on_in_settings(
     assert "[▸ Finance (1)]" in harness.text()
 
 
+def test_turning_biometric_unlock_off_again_stops_offering_it(
+    make_app, phone_server: PhoneServer
+) -> None:
+    """Switched off again, biometrics leave the Unlock screen and the keystore."""
+    harness: Harness = make_app()
+    pair(harness, phone_server)
+    harness.press(harness.screen.settings_button)
+    harness.screen.biometric.value = True
+    harness.settle()
+    assert "Biometric unlock is on" in harness.text()
+    harness.press(harness.screen.back_button)
+    harness.press(harness.screen.lock_button)
+    assert "[Unlock with biometrics]" in harness.text()
+    harness.press(button_named(harness, "Unlock with biometrics"))
+
+    harness.press(harness.screen.settings_button)
+    settings = harness.screen
+    assert "Biometric unlock: on" in harness.text()
+    settings.biometric.value = False
+    harness.settle()
+    shown = harness.text()
+    assert "Biometric unlock is off" in shown
+    assert "Biometric unlock: off" in shown
+    assert not harness.keystore.secrets  # the key left the keystore
+
+    harness.press(settings.back_button)
+    harness.press(harness.screen.status_button)
+    assert "Biometric unlock: off" in harness.text()
+    harness.press(harness.screen.back_button)
+    harness.press(harness.screen.lock_button)
+    shown = harness.text()
+    assert "Unlock Strongroom" in shown
+    assert "Unlock with biometrics" not in shown
+    assert "[Unlock]" in shown
+    # The master password still opens the phone.
+    harness.type(harness.screen.password, MASTER)
+    harness.press(harness.screen.unlock_button)
+    assert "[▸ Finance (1)]" in harness.text()
+
+    # A restart reads the setting from the phone's copy: still not offered.
+    harness.press(harness.screen.lock_button)
+    again: Harness = make_app()
+    assert "Unlock Strongroom" in again.text()
+    assert "Unlock with biometrics" not in again.text()
+
+
 def test_biometrics_are_not_offered_when_the_policy_forbids_them(
     make_app, phone_server: PhoneServer
 ) -> None:

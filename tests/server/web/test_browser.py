@@ -7,7 +7,7 @@ Screenshots of every page at desktop and phone widths land in
 test-artifacts/screenshots/ for a person to look at.
 
 Skipped with the reason outside CI when /usr/bin/chromium is missing (install
-it with scripts/install-chromium); with CI=true its absence fails the run.
+it with scripts/install-test-tools); with CI=true its absence fails the run.
 """
 
 import io
@@ -60,7 +60,7 @@ MASTER = "phone-master-passphrase-42"
 def _require_chromium() -> None:
     if CHROMIUM.exists():
         return
-    reason = f"{CHROMIUM} is missing (run scripts/install-chromium)"
+    reason = f"{CHROMIUM} is missing (run scripts/install-test-tools)"
     if IN_CI:
         pytest.fail(reason)
     pytest.skip(reason)
