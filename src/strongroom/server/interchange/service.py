@@ -133,11 +133,18 @@ def import_bundle(
             count += 1
 
     into = vault.PATH_SEPARATOR.join(into_parts)
+    # The folder imported into, by id as well as by name (none for the top,
+    # nor when an empty file made no folder).
+    try:
+        into_folder = vault.find_folder(session, into)
+    except NotFound:
+        into_folder = None
     audit.record(
         session,
         actor,
         "interchange.imported",
         target_type="folder",
+        target_id=into_folder.id if into_folder else None,
         target_name=into or "/",
         details={
             "format": bundle.source_format,

@@ -297,6 +297,7 @@ def regenerate_pairing_secret(
         "mobile.pairing_secret_regenerated",
         target_type="setting",
         target_id=PAIRING_SECRET,
+        target_name="App Pairing Secret",
         details={"generation": generation},
     )
     return generation
