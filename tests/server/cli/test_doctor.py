@@ -134,6 +134,49 @@ def test_doctor_mobile_failure_exits_1(
     assert document["counts"]["fail"] == 1
 
 
+def test_doctor_mobile_phone_cut_off_by_a_replayed_credential(
+    cli: Cli, opened: Instance, live_appserver: RunningServer
+) -> None:
+    """alice's only phone was revoked for replaying a rotated credential: the
+    devices line FAILs with the one-sentence fix, exit 1, and --json agrees."""
+    _alice(opened)
+    phone = HttpPhone(live_appserver.url, instance_pair(opened).cert_pem)
+    phone.pair(show_qr(opened, "alice"))
+    first = phone.credential
+    assert phone.sync().status_code == 200
+    assert phone.sync().status_code == 200
+    assert phone.sync(credential=first).status_code == 401
+
+    result = cli("doctor", "mobile", "alice")
+    assert result.exit_code == 1, result.stdout
+    out = " ".join(result.stdout.split())  # long lines wrap
+    assert (
+        "FAIL None of alice's devices can sync: Alice's phone was revoked for a "
+        "replayed credential"
+    ) in out
+    assert (
+        "fix: Device Alice's phone presented a credential that was already used" in out
+    )
+    assert result.stdout.splitlines()[-1] == (
+        "FAILED: 14 passed, 0 warning(s), 1 failed, 0 skipped"
+    )
+
+    document = json.loads(cli("doctor", "mobile", "alice", "--json").stdout)
+    assert document["ok"] is False
+    assert document["counts"]["fail"] == 1
+    devices = document["checks"][-1]
+    assert devices["id"] == "devices"
+    assert devices["status"] == "fail"
+    assert devices["evidence"]["active"] == 0
+    [device] = devices["evidence"]["devices"]
+    assert device["status"] == "revoked"
+    assert device["last_failed_event"]["details"]["code"] == "credential_replayed"
+    assert devices["fix"].endswith(
+        "pair it again from a new QR code (Preferences, or "
+        "`strongroom mobile qr alice`)."
+    )
+
+
 def test_doctor_mobile_hanging_peer(
     cli: Cli, opened: Instance, silent_port: int
 ) -> None:
