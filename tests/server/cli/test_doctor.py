@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from strongroom.crypto import passwords
 from strongroom.crypto.certificates import make_self_signed
@@ -205,6 +205,30 @@ def test_doctor_server_healthy_and_failing(
     assert key["status"] == "fail"
     assert key["evidence"]["mode"] == "0640"
     settings.key_file.chmod(0o600)
+
+
+def test_doctor_server_without_a_pairing_secret(cli: Cli, opened: Instance) -> None:
+    """An installation whose pairing secret is gone: that line FAILs with the
+    command that makes one, exit 1; every other check still passes."""
+    with opened.db.session() as session:
+        session.execute(
+            delete(SystemSetting).where(SystemSetting.key == "pairing_secret")
+        )
+
+    result = cli("doctor", "server")
+    assert result.exit_code == 1, result.stdout
+    assert " FAIL  Pairing secret is not set" in result.stdout
+    assert "set=no" in result.stdout
+    assert "strongroom mobile regenerate-pairing-secret" in result.stdout
+
+    document = json.loads(cli("doctor", "server", "--json").stdout)
+    assert document["ok"] is False
+    statuses = {c["id"]: c["status"] for c in document["checks"]}
+    assert statuses.pop("pairing_secret") == "fail"
+    assert set(statuses.values()) == {"pass"}
+
+    assert cli("mobile", "regenerate-pairing-secret").exit_code == 0
+    assert cli("doctor", "server").exit_code == 0
 
 
 def test_query_pin_stores_what_openssl_computes(

@@ -304,6 +304,11 @@ def regenerate_pairing_secret(
     return generation
 
 
+def has_pairing_secret(session: Session) -> bool:
+    """Whether an App Pairing Secret is stored at all (readable or not)."""
+    return _stored(session, PAIRING_SECRET, None) is not None
+
+
 def pairing_secret(session: Session, cipher: FieldCipher) -> tuple[str, int]:
     """The current pairing secret and its generation."""
     stored = _stored(session, PAIRING_SECRET, None)
