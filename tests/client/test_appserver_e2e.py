@@ -209,19 +209,30 @@ def _utc(moment: datetime.datetime) -> datetime.datetime:
 
 
 @pytest.mark.parametrize(
-    ("order", "error"), [("wipe", WipeRequested), ("revoke", DeviceRevoked)]
+    ("order", "error"),
+    [
+        ("wipe", WipeRequested),
+        ("revoke", DeviceRevoked),
+        ("regenerate", DeviceRevoked),
+    ],
 )
 def test_wipe_and_revoke_erase_the_cache_on_contact(
     synced: Vault, org: Org, phone: Device, order: str, error: type[Exception]
 ) -> None:
-    """A wipe order or a revocation makes the device erase its cache on contact."""
+    """A wipe order, a revocation or a new pairing secret (which revokes every
+    paired device) makes the device erase its cache on contact."""
     with org.session() as session:
         if order == "wipe":
             mobile.request_wipe(session, operator(), synced.state.device_id)
-        else:
+        elif order == "revoke":
             mobile.revoke_device(session, operator(), synced.state.device_id)
-    with pytest.raises(error):
+        else:
+            mobile.regenerate_pairing_secret(session, operator(), org.instance.cipher)
+    with pytest.raises(error) as refused:
         synced.sync()
+    if order == "regenerate":
+        assert isinstance(refused.value, DeviceRevoked)
+        assert refused.value.code is ErrorCode.DEVICE_REVOKED
     assert not phone.settings.cache_file.exists()
     with pytest.raises(CacheErased):
         phone.unlock(MASTER_PASSWORD)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from strongroom.crypto import passwords
 from strongroom.crypto.certificates import make_self_signed
@@ -134,6 +134,49 @@ def test_doctor_mobile_failure_exits_1(
     assert document["counts"]["fail"] == 1
 
 
+def test_doctor_mobile_phone_cut_off_by_a_replayed_credential(
+    cli: Cli, opened: Instance, live_appserver: RunningServer
+) -> None:
+    """alice's only phone was revoked for replaying a rotated credential: the
+    devices line FAILs with the one-sentence fix, exit 1, and --json agrees."""
+    _alice(opened)
+    phone = HttpPhone(live_appserver.url, instance_pair(opened).cert_pem)
+    phone.pair(show_qr(opened, "alice"))
+    first = phone.credential
+    assert phone.sync().status_code == 200
+    assert phone.sync().status_code == 200
+    assert phone.sync(credential=first).status_code == 401
+
+    result = cli("doctor", "mobile", "alice")
+    assert result.exit_code == 1, result.stdout
+    out = " ".join(result.stdout.split())  # long lines wrap
+    assert (
+        "FAIL None of alice's devices can sync: Alice's phone was revoked for a "
+        "replayed credential"
+    ) in out
+    assert (
+        "fix: Device Alice's phone presented a credential that was already used" in out
+    )
+    assert result.stdout.splitlines()[-1] == (
+        "FAILED: 14 passed, 0 warning(s), 1 failed, 0 skipped"
+    )
+
+    document = json.loads(cli("doctor", "mobile", "alice", "--json").stdout)
+    assert document["ok"] is False
+    assert document["counts"]["fail"] == 1
+    devices = document["checks"][-1]
+    assert devices["id"] == "devices"
+    assert devices["status"] == "fail"
+    assert devices["evidence"]["active"] == 0
+    [device] = devices["evidence"]["devices"]
+    assert device["status"] == "revoked"
+    assert device["last_failed_event"]["details"]["code"] == "credential_replayed"
+    assert devices["fix"].endswith(
+        "pair it again from a new QR code (Preferences, or "
+        "`strongroom mobile qr alice`)."
+    )
+
+
 def test_doctor_mobile_hanging_peer(
     cli: Cli, opened: Instance, silent_port: int
 ) -> None:
@@ -162,6 +205,30 @@ def test_doctor_server_healthy_and_failing(
     assert key["status"] == "fail"
     assert key["evidence"]["mode"] == "0640"
     settings.key_file.chmod(0o600)
+
+
+def test_doctor_server_without_a_pairing_secret(cli: Cli, opened: Instance) -> None:
+    """An installation whose pairing secret is gone: that line FAILs with the
+    command that makes one, exit 1; every other check still passes."""
+    with opened.db.session() as session:
+        session.execute(
+            delete(SystemSetting).where(SystemSetting.key == "pairing_secret")
+        )
+
+    result = cli("doctor", "server")
+    assert result.exit_code == 1, result.stdout
+    assert " FAIL  Pairing secret is not set" in result.stdout
+    assert "set=no" in result.stdout
+    assert "strongroom mobile regenerate-pairing-secret" in result.stdout
+
+    document = json.loads(cli("doctor", "server", "--json").stdout)
+    assert document["ok"] is False
+    statuses = {c["id"]: c["status"] for c in document["checks"]}
+    assert statuses.pop("pairing_secret") == "fail"
+    assert set(statuses.values()) == {"pass"}
+
+    assert cli("mobile", "regenerate-pairing-secret").exit_code == 0
+    assert cli("doctor", "server").exit_code == 0
 
 
 def test_query_pin_stores_what_openssl_computes(

@@ -1,8 +1,9 @@
 """`diagnose_mobile` against the real App Server over TLS on loopback.
 
 The healthy install, an App Server that cannot reach its database, one that
-belongs to another instance, and a device whose last sync failed because it
-presented a credential that had already been rotated.
+belongs to another instance, a device whose last sync failed because it
+presented a credential that had already been rotated, and a phone revoked by
+a pairing-secret regeneration.
 """
 
 from collections.abc import Callable
@@ -144,7 +145,8 @@ def test_device_whose_sync_failed_with_a_stale_credential(
     phone_user: Callable[..., User],
     appserver: Callable[..., RunningServer],
 ) -> None:
-    """A replayed, already rotated credential: the device warns with the reason."""
+    """A replayed, already rotated credential revoked alice's only phone: the
+    devices check fails with the reason, and says to pair again."""
     pair = instance_pair(instance)
     server = appserver(instance, pair)
     set_url(instance, f"https://127.0.0.1:{server.port}")
@@ -160,48 +162,125 @@ def test_device_whose_sync_failed_with_a_stale_credential(
     report = diagnose_mobile(instance, "alice", timeout=FAST)
 
     check = report.get("devices")
-    assert check.status is Status.WARN
+    assert check.status is Status.FAIL
+    assert check.title == (
+        "None of alice's devices can sync: Alice's phone was revoked for a "
+        "replayed credential"
+    )
+    assert check.evidence["active"] == 0
     [device] = check.evidence["devices"]
     assert device["id"] == phone.device_id
     assert device["status"] == "revoked"
     assert "replayed" in device["last_failure_reason"]
     assert device["last_failure_at"] > device["last_sync_at"]
-    assert device["last_failed_event"]["event"] in {
-        "device.sync",
-        "device.credential_replayed",
-    }
+    assert device["last_failed_event"]["event"] == "device.sync"
+    assert device["last_failed_event"]["details"]["code"] == "credential_replayed"
     assert device["last_failed_event"]["outcome"] == "failure"
     assert "already used" in (check.fix or "")
-    # The rest of the path is fine, and says so.
+    assert "pair it again from a new QR code" in (check.fix or "")
+    assert "mobile qr alice" in (check.fix or "")
+    # The rest of the path is fine, and says so; the verdict is a failure.
     assert report.get("health").status is Status.PASS
     assert report.get("qr_current").status is Status.PASS
-    assert report.ok
+    assert [c.id for c in report.checks if c.status is Status.FAIL] == ["devices"]
+    assert not report.ok
 
 
-def test_regenerated_secret_with_a_working_device_warns(
+def test_stale_credential_with_another_phone_still_syncing_warns(
     instance: Instance,
     phone_user: Callable[..., User],
     appserver: Callable[..., RunningServer],
 ) -> None:
-    """After a regeneration a paired phone keeps syncing: the old QR only warns."""
+    """One phone revoked for a replayed credential while another still syncs:
+    the user is not cut off, so the devices check only warns."""
+    pair = instance_pair(instance)
+    server = appserver(instance, pair)
+    set_url(instance, f"https://127.0.0.1:{server.port}")
+    phone_user()
+    tablet = HttpPhone(server.url, pair.cert_pem, device_name="Tablet")
+    tablet.pair(show_qr(instance, "alice"))
+    phone = HttpPhone(server.url, pair.cert_pem)
+    phone.pair(show_qr(instance, "alice"))
+    first = phone.credential
+    assert phone.sync().status_code == 200
+    assert phone.sync().status_code == 200
+    assert phone.sync(credential=first).status_code == 401
+    assert tablet.sync().status_code == 200
+
+    report = diagnose_mobile(instance, "alice", timeout=FAST)
+
+    check = report.get("devices")
+    assert check.status is Status.WARN
+    assert check.title == "Last sync of 1 of alice's devices failed"
+    assert check.evidence["active"] == 1
+    assert "already used" in (check.fix or "")
+    assert report.ok
+
+
+def test_regenerated_secret_revokes_the_paired_phone(
+    instance: Instance,
+    phone_user: Callable[..., User],
+    appserver: Callable[..., RunningServer],
+) -> None:
+    """After a regeneration the paired phone is refused as revoked: the QR
+    check and the devices check both fail and say to pair from a new code."""
     pair = instance_pair(instance)
     server = appserver(instance, pair)
     set_url(instance, f"https://127.0.0.1:{server.port}")
     phone_user()
     phone = HttpPhone(server.url, pair.cert_pem)
     phone.pair(show_qr(instance, "alice"))
+    assert phone.sync().status_code == 200
     with instance.db.session() as session:
         mobile.regenerate_pairing_secret(session, operator(), instance.cipher)
-    assert phone.sync().status_code == 200
+    refused = phone.sync()
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "device_revoked"
 
     report = diagnose_mobile(instance, "alice", timeout=FAST)
 
     qr = report.get("qr_current")
-    assert qr.status is Status.WARN
-    assert qr.evidence["active_devices"] == 1
-    assert "keeps working" in (qr.fix or "")
-    assert report.get("devices").status is Status.PASS
-    assert report.ok
+    assert qr.status is Status.FAIL
+    assert "pairing secret was regenerated" in qr.title
+    assert "phones paired before then were revoked" in (qr.fix or "")
+    devices = report.get("devices")
+    assert devices.status is Status.FAIL
+    assert devices.title == (
+        "None of alice's devices can sync: Alice's phone was revoked"
+    )
+    [device] = devices.evidence["devices"]
+    assert device["revoked_reason"] == "pairing secret regenerated"
+    assert device["last_failed_event"]["details"]["code"] == "device_revoked"
+    assert "pair the phone again from a new QR code" in (devices.fix or "")
+    assert not report.ok
+
+
+def test_remotely_wiped_only_phone_fails(
+    instance: Instance,
+    phone_user: Callable[..., User],
+    appserver: Callable[..., RunningServer],
+) -> None:
+    """An admin wiped alice's only phone and the wipe was delivered: the
+    devices check fails, naming who ordered it, and says to pair again."""
+    pair = instance_pair(instance)
+    server = appserver(instance, pair)
+    set_url(instance, f"https://127.0.0.1:{server.port}")
+    phone_user()
+    phone = HttpPhone(server.url, pair.cert_pem)
+    phone.pair(show_qr(instance, "alice"))
+    assert phone.sync().status_code == 200
+    with instance.db.session() as session:
+        mobile.request_wipe(session, operator(), phone.device_id or "")
+    assert phone.sync().status_code == 410
+
+    check = diagnose_mobile(instance, "alice", timeout=FAST).get("devices")
+
+    assert check.status is Status.FAIL
+    assert check.title == "None of alice's devices can sync: Alice's phone was wiped"
+    [device] = check.evidence["devices"]
+    assert device["status"] == "wiped"
+    assert device["revoked_reason"] in (check.fix or "")
+    assert "pair the phone again from a new QR code" in (check.fix or "")
 
 
 def test_a_phone_paired_again_makes_the_old_failure_history(
@@ -209,8 +288,9 @@ def test_a_phone_paired_again_makes_the_old_failure_history(
     phone_user: Callable[..., User],
     appserver: Callable[..., RunningServer],
 ) -> None:
-    """A device revoked by a password reset fails its next sync; once the user
-    pairs a new phone the old failure no longer warns, while a new one would."""
+    """A device revoked by a password reset fails its next sync, and with no
+    other device the check fails; once the user pairs a new phone the old
+    failure is history and the check passes."""
     pair = instance_pair(instance)
     server = appserver(instance, pair)
     set_url(instance, f"https://127.0.0.1:{server.port}")
@@ -222,8 +302,9 @@ def test_a_phone_paired_again_makes_the_old_failure_history(
         mobile.set_master_password(session, operator(), user, MASTER_PASSWORD)
     assert old.sync().status_code == 401
     before = diagnose_mobile(instance, "alice", timeout=FAST).get("devices")
-    assert before.status is Status.WARN
-    assert "pair the phone again" in (before.fix or "")
+    assert before.status is Status.FAIL
+    assert "master password changed" in (before.fix or "")
+    assert "pair the phone again from a new QR code" in (before.fix or "")
 
     new = HttpPhone(server.url, pair.cert_pem)
     new.pair(show_qr(instance, "alice"))

@@ -13,6 +13,7 @@ from strongroom.server.core.instance import Instance
 from strongroom.server.doctor.report import Report, Status
 from strongroom.server.doctor.server_checks import clock_verdict
 from strongroom.server.doctor.service import diagnose_installation, diagnose_server
+from strongroom.server.settings.models import SystemSetting
 from tests.server.doctor.conftest import FAST, set_url
 
 ORDER = [
@@ -87,6 +88,25 @@ def test_wrong_instance_key(settings: Settings, instance: Instance) -> None:
     secret = report.get("pairing_secret")
     assert secret.status is Status.FAIL
     assert "instance key" in secret.evidence["error"]
+    assert secret.evidence["set"] is True
+
+
+def test_pairing_secret_not_set(instance: Instance) -> None:
+    """An installation without a pairing secret (no QR code can be made) fails
+    that check, says how to make one, and every other check still passes."""
+    with instance.db.session() as session:
+        session.execute(
+            sa.delete(SystemSetting).where(SystemSetting.key == "pairing_secret")
+        )
+    report = diagnose_server(instance, timeout=FAST)
+    secret = report.get("pairing_secret")
+    assert secret.status is Status.FAIL
+    assert secret.title == "Pairing secret is not set"
+    assert secret.evidence == {"set": False}
+    assert "`strongroom mobile regenerate-pairing-secret`" in (secret.fix or "")
+    assert not report.ok
+    others = {i: s for i, s in by_id(report).items() if i != "pairing_secret"}
+    assert set(others.values()) == {Status.PASS}
 
 
 def _write_cert(settings: Settings, names: list[str], **kwargs: object) -> None:

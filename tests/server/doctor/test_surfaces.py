@@ -222,6 +222,20 @@ def replayed_device_credential(f: Faults) -> tuple[str, str]:
     return "active", "0"
 
 
+def phone_paired_before_regeneration(f: Faults) -> tuple[str, str]:
+    server = f.serve()
+    f.make_user()
+    phone = HttpPhone(server.url, instance_pair(f.instance).cert_pem)
+    phone.pair(show_qr(f.instance, "alice"))
+    assert phone.sync().status_code == 200
+    with f.instance.db.session() as session:
+        mobile.regenerate_pairing_secret(session, operator(), f.instance.cipher)
+    refused = phone.sync()
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "device_revoked"
+    return "active", "0"
+
+
 def malformed_url_in_settings(f: Faults) -> tuple[str, str]:
     f.make_user()
     # Written past the settings' validation, as a hand-edited database would.
@@ -244,7 +258,8 @@ class Case:
 
 
 def _case(setup: Setup, broken: str, **statuses: str) -> Case:
-    # Without a paired phone the device check warns in every case but one.
+    # Without a paired phone the device check warns in every case but those
+    # where a phone was paired and then refused for good.
     return Case(setup, broken, {"devices": "warn", **statuses})
 
 
@@ -296,7 +311,13 @@ CASES = {
         app_server_of_another_instance, "same_instance", same_instance="fail"
     ),
     "device that replayed a stale credential": _case(
-        replayed_device_credential, "devices"
+        replayed_device_credential, "devices", devices="fail"
+    ),
+    "phone paired before the pairing-secret regeneration": _case(
+        phone_paired_before_regeneration,
+        "devices",
+        devices="fail",
+        qr_current="fail",
     ),
     "malformed URL in the settings": _case(
         malformed_url_in_settings,

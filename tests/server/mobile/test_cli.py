@@ -136,7 +136,7 @@ def test_qr_in_terminal(cli: tuple[CliRunner, list[str]], world: World) -> None:
     assert "█" in result.output or "▀" in result.output
 
 
-def test_devices_revoke_wipe_and_regenerate(
+def test_devices_revoke_and_wipe(
     cli: tuple[CliRunner, list[str]], world: World
 ) -> None:
     """Devices are listed as JSON; revoke and wipe change their status."""
@@ -163,10 +163,29 @@ def test_devices_revoke_wipe_and_regenerate(
     result = _run(cli, "mobile", "revoke", "no-such-device")
     assert isinstance(result.exception, StrongroomError)
 
-    result = _run(cli, "mobile", "regenerate-pairing-secret")
-    assert "earlier QR codes no longer pair" in result.output
     table = _run(cli, "mobile", "devices")
     assert table.exit_code == 0 and "alice" in table.output
+
+
+def test_regenerate_pairing_secret_revokes_every_paired_device(
+    cli: tuple[CliRunner, list[str]], world: World
+) -> None:
+    """A new pairing secret revokes every paired device and says how many, and
+    that each phone must be paired again from a new QR code."""
+    for _ in range(2):
+        pairing.pair(world.instance, Phone.new().pair_request(world.qr), ip=None)
+
+    result = _run(cli, "mobile", "regenerate-pairing-secret")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "earlier QR codes no longer pair" in said
+    assert "2 paired devices were revoked" in said
+    assert "Every phone must be paired again from a new QR code" in said
+    listed = json.loads(_run(cli, "mobile", "devices", "alice", "--json").output)
+    assert [d["status"] for d in listed] == ["revoked", "revoked"]
+
+    again = _run(cli, "mobile", "regenerate-pairing-secret")
+    assert "0 paired devices were revoked" in " ".join(again.output.split())
 
 
 def test_appserver_needs_cert_and_key_together(

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from strongroom.crypto.errors import DecryptionError
 from strongroom.protocol.errors import ErrorCode
+from strongroom.protocol.qr import PairingPayload
 from strongroom.protocol.schemas import SyncResponse
 from strongroom.server.accounts import service as accounts
 from strongroom.server.accounts.models import Group
@@ -22,6 +23,7 @@ from strongroom.server.mobile.errors import (
     CursorInvalid,
     DeviceRevoked,
     DeviceUnknown,
+    StaleQrCode,
     WipeRequested,
 )
 from strongroom.server.mobile.models import (
@@ -34,6 +36,7 @@ from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import PasswordList
 from tests.server.mobile.helpers import (
     DB1_PASSWORD,
+    MASTER_PASSWORD,
     Phone,
     World,
     alice,
@@ -42,6 +45,7 @@ from tests.server.mobile.helpers import (
 
 Sync = Callable[..., Phone]
 ALL = {"db1", "web1", "bank-login", "bank-api"}
+BOB_MASTER = "bob-mobile-pass-77"
 
 
 def _events_of(world: World, event_id: str) -> int:
@@ -532,6 +536,72 @@ def test_clearing_credentials_revokes_devices(
         assert mobile.clear_master_password(session, operator(), alice(session)) == 1
     with pytest.raises(DeviceRevoked):
         sync.sync(world.instance, phone.sync_request(), ip=None)
+
+
+def _paired_phone(world: World, qr: PairingPayload, password: str) -> Phone:
+    device = Phone.new()
+    device.paired(
+        pairing.pair(world.instance, device.pair_request(qr, password), ip=None)
+    )
+    return device
+
+
+def test_regenerating_the_pairing_secret_revokes_every_device(
+    world: World, phone: Phone, do_sync: Sync
+) -> None:
+    """A new pairing secret revokes every active device of every user (each
+    revocation audited, then the regeneration); their next sync is refused as
+    revoked, and pairing needs a new QR code."""
+    do_sync(phone)
+    second = _paired_phone(world, world.qr, MASTER_PASSWORD)
+    wiping = _paired_phone(world, world.qr, MASTER_PASSWORD)
+    with world.session() as session:
+        actor = operator()
+        bob = accounts.create_user(session, actor, "bob", password="bob-web-pass-12")
+        accounts.grant_feature(session, actor, "mobile", user=bob)
+        mobile.set_master_password(session, actor, bob, BOB_MASTER)
+        bob_qr = mobile.pairing_payload(session, actor, world.instance.cipher, bob)
+        mobile.request_wipe(session, actor, wiping.device_id or "")
+    bobs = _paired_phone(world, bob_qr, BOB_MASTER)
+
+    with world.session() as session:
+        before = session.scalar(select(func.max(AuditEvent.seq)))
+        result = mobile.regenerate_pairing_secret(
+            session, operator(), world.instance.cipher
+        )
+    assert result.devices_revoked == 3
+
+    revoked = [phone, second, bobs]
+    with world.session() as session:
+        for device in revoked:
+            row = session.get(Device, device.device_id)
+            assert row is not None and row.status == DEVICE_REVOKED
+            assert row.revoked_reason == "pairing secret regenerated"
+        # The wipe order stands: that phone still erases itself on contact.
+        wiped = session.get(Device, wiping.device_id)
+        assert wiped is not None and wiped.status == "wipe_requested"
+        events = session.execute(
+            select(AuditEvent.event_type, AuditEvent.target_id, AuditEvent.details)
+            .where(AuditEvent.seq > before)
+            .order_by(AuditEvent.seq)
+        ).all()
+    # One revocation per device, then the regeneration naming how many.
+    assert sorted(target for kind, target, _ in events[:-1]) == sorted(
+        d.device_id or "" for d in revoked
+    )
+    assert {kind for kind, _, _ in events[:-1]} == {"device.revoked"}
+    assert events[-1].event_type == "mobile.pairing_secret_regenerated"
+    assert events[-1].details["devices_revoked"] == 3
+
+    for device in revoked:
+        with pytest.raises(DeviceRevoked) as caught:
+            sync.sync(world.instance, device.sync_request(), ip=None)
+        assert caught.value.wire_code is ErrorCode.DEVICE_REVOKED
+    with pytest.raises(WipeRequested):
+        sync.sync(world.instance, wiping.sync_request(), ip=None)
+    # The QR codes shown before no longer pair.
+    with pytest.raises(StaleQrCode):
+        pairing.pair(world.instance, Phone.new().pair_request(world.qr), ip=None)
 
 
 def test_logout_revokes_the_device_and_is_idempotent(

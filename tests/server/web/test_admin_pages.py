@@ -389,20 +389,43 @@ def test_pin_query_names_every_other_failure(
         assert settings.get(session, "app_server_pin") == pin_before
 
 
-def test_generate_new_pairing_secret(admin: TestClient, instance: Instance) -> None:
-    """The confirmation page warns; confirming makes a new secret generation."""
+def test_generate_new_pairing_secret(
+    admin: TestClient, sample: Sample, instance: Instance
+) -> None:
+    """The confirmation page states how many paired devices will be revoked;
+    confirming makes a new secret generation and revokes them (audited)."""
+    phone = _device(instance, sample.alice_id, "Pixel")
+    tablet = _device(instance, sample.bob_id, "Tab")
     with instance.db.session() as session:
         before = settings.pairing_secret(session, instance.cipher)
     page = admin.get("/admin/settings/pairing-secret").text
+    assert "2 paired devices will be revoked." in page
     assert "stops working" in page
+    assert "paired again from a new QR code" in page
     done = admin.post(
         "/admin/settings/pairing-secret",
         data={"csrf_token": csrf_of(page), "confirm": "yes"},
     )
     assert f"generation {before[1] + 1}" in done.text
+    assert "2 paired devices were revoked" in done.text
     with instance.db.session() as session:
         after = settings.pairing_secret(session, instance.cipher)
+        statuses = {session.get(Device, d).status for d in (phone, tablet)}  # type: ignore[union-attr]
     assert after[1] == before[1] + 1 and after[0] != before[0]
+    assert statuses == {DEVICE_REVOKED}
+    revoked = events(instance, "device.revoked")
+    assert {e.target_id for e in revoked} == {phone, tablet}
+    assert {e.details["reason"] for e in revoked} == {"pairing secret regenerated"}
+    assert (
+        events(instance, "mobile.pairing_secret_regenerated")[-1].details[
+            "devices_revoked"
+        ]
+        == 2
+    )
+
+    # With nothing left to revoke, the page says so before confirming.
+    again = admin.get("/admin/settings/pairing-secret").text
+    assert "0 paired devices will be revoked." in again
 
 
 def test_bulk_mobile_access_confirms_the_count_then_applies(

@@ -244,12 +244,16 @@ def _write_qr(code: segno.QRCode, path: Path, kind: str) -> None:
 
 @mobile_app.command("regenerate-pairing-secret")
 def regenerate_pairing_secret() -> None:
-    """Make a new App Pairing Secret: every earlier QR code stops pairing."""
+    """Make a new App Pairing Secret: every QR code stops pairing and every
+    paired device is revoked (its phone erases its cache on its next contact)."""
     with operation() as (instance, session, actor):
-        generation = mobile.regenerate_pairing_secret(session, actor, instance.cipher)
+        result = mobile.regenerate_pairing_secret(session, actor, instance.cipher)
+    revoked = result.devices_revoked
+    devices = f"{revoked} paired device{'' if revoked == 1 else 's'}"
     done(
-        f"Pairing secret regenerated (generation {generation}): earlier QR codes "
-        "no longer pair; paired devices keep working."
+        f"Pairing secret regenerated (generation {result.generation}): earlier QR "
+        f"codes no longer pair and {devices} {'was' if revoked == 1 else 'were'} "
+        "revoked. Every phone must be paired again from a new QR code."
     )
 
 

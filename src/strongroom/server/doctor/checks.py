@@ -10,7 +10,7 @@ Each function returns one Check. Their ids and evidence keys:
     master_password      set, generation, set_at, locked_until
     qr_current           credential_set_at, qr_issued_at, last_pairing_at,
                          pairing_secret_changed_at, app_server_url_changed_at,
-                         valid_since (and active_devices after a regeneration)
+                         valid_since
     devices              count, active, devices: [{id, name, platform, status,
                          paired_at, last_sync_at, last_failure_at,
                          last_failure_reason, last_failed_event, revoked_reason}]
@@ -317,45 +317,20 @@ def qr_current(session: Session, credential: MobileCredential, user: User) -> Ch
             fix=f"QR codes shown before {when} carry the old URL: {show} and pair "
             "again.",
         )
-    active = _active_devices(session, user)
-    evidence["active_devices"] = active
-    title = (
-        f"{name}'s QR code predates the last change (the pairing secret was "
-        "regenerated)"
-    )
-    if active:
-        # Paired devices hold credentials that do not derive from the secret,
-        # so they keep syncing; only pairing another phone needs a new code.
-        return Check(
-            "qr_current",
-            title,
-            Status.WARN,
-            evidence,
-            fix=f"{name}'s paired device keeps working, but QR codes shown before "
-            f"{when} no longer pair: to add a phone, {show}.",
-        )
+    # Regenerating the secret also revoked every phone paired before it.
     return Check(
         "qr_current",
-        title,
+        f"{name}'s QR code predates the last change (the pairing secret was "
+        "regenerated)",
         Status.FAIL,
         evidence,
-        fix=f"QR codes shown before {when} no longer pair: {show} and pair again.",
+        fix=f"QR codes shown before {when} no longer pair and phones paired before "
+        f"then were revoked: {show} and pair again.",
     )
 
 
 def _when(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _active_devices(session: Session, user: User) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Device)
-            .where(Device.user_id == user.id, Device.status == DEVICE_ACTIVE)
-        )
-        or 0
-    )
 
 
 # --- devices ----------------------------------------------------------------------
@@ -456,6 +431,17 @@ def devices(session: Session, user: User) -> Check:
         # The newest failure is the one the person is asking about.
         first = max(failed, key=lambda e: _parse(e["last_failure_at"]))
         label = first["name"] or first["id"]
+        refusal = _refusal_kind(first)
+        if not active and refusal is not None:
+            # No device left that syncs, and the last one was turned away for
+            # good: the phone shows nothing until it is paired again.
+            return Check(
+                "devices",
+                f"None of {name}'s devices can sync: {label} was {refusal}",
+                Status.FAIL,
+                evidence,
+                fix=_refused_fix(label, name, first),
+            )
         return Check(
             "devices",
             f"Last sync of {len(failed)} of {name}'s devices failed",
@@ -489,9 +475,50 @@ def devices(session: Session, user: User) -> Check:
     )
 
 
+# The refusals that end a device for good, by the code its last failed
+# contact was refused with: the phone erased its cache and cannot sync again.
+_REFUSAL_KINDS = {
+    "credential_replayed": "revoked for a replayed credential",
+    "device_revoked": "revoked",
+    "wipe_requested": "wiped",
+}
+_REPLAY_WORDS = ("replay", "stale", "rotated")
+
+
+def _refusal_kind(entry: dict[str, Any]) -> str | None:
+    """How the device was turned away for good, or None for a passing failure."""
+    event = entry["last_failed_event"] or {}
+    code = (event.get("details") or {}).get("code")
+    if code in _REFUSAL_KINDS:
+        return _REFUSAL_KINDS[code]
+    if entry["status"] == DEVICE_ACTIVE:
+        return None
+    # No code in the log (an older event): judge by the noted reason.
+    reason = str(entry["last_failure_reason"] or "").lower()
+    if any(word in reason for word in _REPLAY_WORDS):
+        return _REFUSAL_KINDS["credential_replayed"]
+    if "wipe" in reason:
+        return _REFUSAL_KINDS["wipe_requested"]
+    if "revoked" in reason:
+        return _REFUSAL_KINDS["device_revoked"]
+    return None
+
+
+def _refused_fix(label: str, name: str, entry: dict[str, Any]) -> str:
+    new_qr = f"from a new QR code (Preferences, or `strongroom mobile qr {name}`)"
+    if _refusal_kind(entry) == _REFUSAL_KINDS["credential_replayed"]:
+        return (
+            f"Device {label} presented a credential that was already used (a copied "
+            "phone or a restored backup): erase the app's data on the genuine phone "
+            f"and pair it again {new_qr}."
+        )
+    reason = entry["revoked_reason"] or entry["last_failure_reason"]
+    return f"Device {label} was turned away ({reason}): pair the phone again {new_qr}."
+
+
 def _device_fix(label: str, reason: str, status: str) -> str:
     lowered = reason.lower()
-    if "replay" in lowered or "stale" in lowered or "rotated" in lowered:
+    if any(word in lowered for word in _REPLAY_WORDS):
         return (
             f"Device {label} presented a credential that was already used (a copied "
             "phone or a restored backup) and was revoked: erase the app's data on "

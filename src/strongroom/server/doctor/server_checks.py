@@ -5,7 +5,7 @@ Check ids and their evidence keys:
     database             dialect, url (password hidden), latency_ms (or error)
     schema               current, expected
     instance_key         source, path, mode, owner_uid, process_uid, key_id (or error)
-    pairing_secret       generation, changed_at (or error)
+    pairing_secret       set, generation, changed_at (or error)
     certificate          path, subject, names, not_before, not_after, days_left,
                          pin, stored_pin
     certificate_host     url, host, names
@@ -230,30 +230,45 @@ def check_pairing_secret(
             {"reason": "the instance key could not be loaded"},
         )
 
-    def read() -> tuple[int, datetime.datetime | None]:
+    def read() -> tuple[int, datetime.datetime | None] | None:
         with db.session() as session:
+            if not settings_service.has_pairing_secret(session):
+                return None
             _secret, generation = settings_service.pairing_secret(session, cipher)
             changed = settings_service.changed_at(
                 session, settings_service.PAIRING_SECRET_CHANGED_AT
             )
             return generation, changed
 
+    fix = (
+        "Run `strongroom mobile regenerate-pairing-secret` (every QR code made "
+        "before stops pairing and every paired phone must pair again)."
+    )
     try:
-        generation, changed = within(timeout, read)
+        found = within(timeout, read)
     except (StrongroomError, CryptoError, _TimedOut) as exc:
         return Check(
             "pairing_secret",
             "Pairing secret is not usable",
             Status.FAIL,
-            {"error": _error_text(exc)},
-            fix="Run `strongroom mobile regenerate-pairing-secret` (every QR code "
-            "and pairing made before stops working).",
+            {"set": True, "error": _error_text(exc)},
+            fix=fix,
         )
+    if found is None:
+        # No secret stored at all: no QR code can be made, no phone can pair.
+        return Check(
+            "pairing_secret",
+            "Pairing secret is not set",
+            Status.FAIL,
+            {"set": False},
+            fix=fix,
+        )
+    generation, changed = found
     return Check(
         "pairing_secret",
         f"Pairing secret set (generation {generation})",
         Status.PASS,
-        {"generation": generation, "changed_at": iso(changed)},
+        {"set": True, "generation": generation, "changed_at": iso(changed)},
     )
 
 

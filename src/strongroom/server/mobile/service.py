@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from strongroom.crypto.passwords import hash_password, verify_password
@@ -255,18 +255,65 @@ def pairing_payload(
     )
 
 
+@dataclass(frozen=True)
+class SecretRegeneration:
+    """The outcome of regenerating the App Pairing Secret."""
+
+    generation: int
+    devices_revoked: int
+
+
+PAIRING_SECRET_REVOKE_REASON = "pairing secret regenerated"  # noqa: S105 - a reason
+
+
+def active_device_count(session: Session) -> int:
+    """How many devices, of every user, are active (what a regeneration revokes)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Device)
+            .where(Device.status == DEVICE_ACTIVE)
+        )
+        or 0
+    )
+
+
 def regenerate_pairing_secret(
     session: Session, actor: Actor, cipher: FieldCipher
-) -> int:
-    """Make a new App Pairing Secret (admins); every earlier QR code dies.
+) -> SecretRegeneration:
+    """Make a new App Pairing Secret (admins): every QR code and pairing dies.
 
-    Devices already paired keep working: their credentials do not derive
-    from the secret. Returns the new secret generation.
+    Every active device of every user is revoked (each revocation audited,
+    then the regeneration itself), so its next contact is refused as
+    `device_revoked` and the phone erases its cache; each phone pairs again
+    from a new QR code.
     """
     _require_admin(actor)
-    generation = settings.regenerate_pairing_secret(session, actor, cipher)
-    log.info("pairing_secret_regenerated generation=%s", generation)
-    return generation
+    devices = list(
+        session.scalars(
+            select(Device)
+            .where(Device.status == DEVICE_ACTIVE)
+            .order_by(Device.user_id, Device.paired_at)
+        )
+    )
+    for device in devices:
+        mark_revoked(session, device, PAIRING_SECRET_REVOKE_REASON)
+        _audit_device(
+            session,
+            actor,
+            "device.revoked",
+            device,
+            {"reason": PAIRING_SECRET_REVOKE_REASON},
+        )
+    generation = settings.regenerate_pairing_secret(
+        session, actor, cipher, devices_revoked=len(devices)
+    )
+    log.info(
+        "pairing_secret_regenerated generation=%s devices_revoked=%s",
+        generation,
+        len(devices),
+    )
+    return SecretRegeneration(generation, len(devices))
 
 
 # --- policies ----------------------------------------------------------------

@@ -280,11 +280,13 @@ def instance_id(session: Session) -> str:
 
 
 def regenerate_pairing_secret(
-    session: Session, actor: Actor, cipher: FieldCipher
+    session: Session, actor: Actor, cipher: FieldCipher, *, devices_revoked: int = 0
 ) -> int:
-    """Make a new App Pairing Secret; every earlier QR code and pairing dies.
+    """Store a new App Pairing Secret (audited); every earlier QR code dies.
 
-    Returns the new secret generation.
+    Revoking the devices paired under the old secret is the caller's part
+    (`mobile.service.regenerate_pairing_secret`); `devices_revoked` is how many
+    it revoked, for the audit event. Returns the new secret generation.
     """
     sealed = cipher.seal(session, random_token(32), aad="setting/pairing_secret")
     _store(session, PAIRING_SECRET, base64.b64encode(sealed).decode())
@@ -298,9 +300,14 @@ def regenerate_pairing_secret(
         target_type="setting",
         target_id=PAIRING_SECRET,
         target_name="App Pairing Secret",
-        details={"generation": generation},
+        details={"generation": generation, "devices_revoked": devices_revoked},
     )
     return generation
+
+
+def has_pairing_secret(session: Session) -> bool:
+    """Whether an App Pairing Secret is stored at all (readable or not)."""
+    return _stored(session, PAIRING_SECRET, None) is not None
 
 
 def pairing_secret(session: Session, cipher: FieldCipher) -> tuple[str, int]:

@@ -221,9 +221,14 @@ def query_pin(
 
 
 @router.get("/admin/settings/pairing-secret")
-def pairing_secret_confirm(request: Request) -> Response:
-    """Ask before regenerating: it invalidates every QR code."""
-    return render(request, "admin/pairing_confirm.html")
+def pairing_secret_confirm(
+    request: Request, ctx: WebContext = Depends(admin_context)
+) -> Response:
+    """Ask before regenerating: it invalidates every QR code and revokes every
+    paired device, and the page says how many devices that is."""
+    with ctx.db() as session:
+        active = mobile.active_device_count(session)
+    return render(request, "admin/pairing_confirm.html", active=active)
 
 
 @router.post("/admin/settings/pairing-secret")
@@ -232,18 +237,21 @@ def regenerate_pairing_secret(
     ctx: WebContext = Depends(admin_context),
     data: FormData = Depends(form_data),
 ) -> Response:
-    """Generate New App Pairing Secret (confirmed)."""
+    """Generate New App Pairing Secret (confirmed); revokes every paired device."""
     if not confirmed(data):
-        return pairing_secret_confirm(request)
+        return pairing_secret_confirm(request, ctx)
     with ctx.db() as session:
-        generation = mobile.regenerate_pairing_secret(
+        result = mobile.regenerate_pairing_secret(
             session, ctx.actor, ctx.instance.cipher
         )
+        revoked = result.devices_revoked
         set_flash(
             ctx,
             session,
-            f"New App Pairing Secret made (generation {generation}); every earlier QR "
-            "code stopped working. Paired phones keep working.",
+            f"New App Pairing Secret made (generation {result.generation}); every "
+            f"earlier QR code stopped working and {revoked} paired "
+            f"device{'' if revoked == 1 else 's'} {'was' if revoked == 1 else 'were'} "
+            "revoked. Every phone must be paired again from a new QR code.",
         )
     return see_other("/admin/settings")
 
