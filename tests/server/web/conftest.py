@@ -5,6 +5,7 @@ so that signing in many times stays fast; the cost itself is tested elsewhere.
 """
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -19,10 +20,13 @@ from strongroom.server.audit.models import AuditEvent
 from strongroom.server.core.config import Settings
 from strongroom.server.core.instance import InitResult, Instance, initialise
 from strongroom.server.core.instance import operator as cli_operator
+from strongroom.server.mobile import pairing, sync
+from strongroom.server.mobile import service as mobile
 from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import Level
 from strongroom.server.web.app import create_web_app
 from tests.conftest import ADMIN_PASSWORD
+from tests.server.mobile.helpers import Phone
 from tests.server.support import _CHEAP, use_cheap_hashing
 
 USER_PASSWORD = "alice-has-a-long-password"
@@ -155,3 +159,35 @@ def field_error(html: str, field: str) -> str:
         rf'<small id="e-{re.escape(field)}" class="field-error">([^<]*)<', html
     )
     return found.group(1) if found else ""
+
+
+# What a phone recorded offline and uploads with its sync: (type, device time).
+OFFLINE_EVENTS = (
+    ("device.record_viewed", "2024-03-01T12:00:00+00:00"),
+    ("device.record_copied", "2024-03-05T12:00:00+00:00"),
+    ("device.record_revealed", "2024-03-10T12:00:00+00:00"),
+)
+
+
+def phone_with_history(
+    instance: Instance, user_name: str, offline: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """`user_name` gets the Mobile App feature and a master password, pairs a
+    phone and syncs it once, uploading the `offline` events, all through the
+    services the App Server runs; returns the device id."""
+    op = cli_operator()
+    master = f"{user_name}-mobile-master-pw"
+    with instance.db.session() as session:
+        user = accounts.find_user(session, user_name)
+        accounts.grant_feature(session, op, "mobile", user=user)
+        mobile.set_master_password(session, op, user, master)
+        qr = mobile.pairing_payload(session, op, instance.cipher, user)
+    phone = Phone.new()
+    phone.paired(pairing.pair(instance, phone.pair_request(qr, master), ip="10.0.0.7"))
+    uploads = [
+        {"event_id": str(uuid.uuid4()), "event_type": kind, "occurred_at": when}
+        for kind, when in offline
+    ]
+    phone.apply(sync.sync(instance, phone.sync_request(uploads), ip="10.0.0.7"))
+    assert phone.device_id is not None
+    return phone.device_id

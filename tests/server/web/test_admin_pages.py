@@ -7,6 +7,7 @@ import datetime
 import io
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,13 @@ from strongroom.server.vault import service as vault
 from strongroom.server.vault.models import Level, Permission
 from strongroom.server.web.routes import admin_mobile
 from tests.server.web.conftest import (
+    OFFLINE_EVENTS,
     USER_PASSWORD,
     Sample,
     csrf_of,
     events,
     field_error,
+    phone_with_history,
     sign_in,
     user_named,
 )
@@ -513,6 +516,81 @@ def test_audit_filters_pages_exports_and_verifies(
         )
     broken = admin.get("/admin/audit/verify").text
     assert "Broken at event 3" in broken
+
+
+ROW = re.compile(
+    r'<td data-label="When">([^<]*).*?<td data-label="Event">([^<]*)</td>'
+    r'.*?<td data-label="Who">([^<]*)</td>',
+    re.S,
+)
+
+
+def _rows(client: TestClient, **params: str) -> list[tuple[str, str, str]]:
+    """(when, event, who) of every row the audit page shows for these
+    filters, after checking that the count above the table agrees."""
+    html = client.get("/admin/audit", params=params).text
+    rows = ROW.findall(html.split('<table class="striped audit-log stack">')[1])
+    count = len(rows)
+    assert f"<p>{count} event{'' if count == 1 else 's'}</p>" in html
+    return rows
+
+
+def _shown(client: TestClient, **params: str) -> list[tuple[str, str]]:
+    """(event, who) of every row shown for these filters, newest first."""
+    return [(event, who) for _when, event, who in _rows(client, **params)]
+
+
+def test_audit_filters_by_user_date_range_and_device_platform(
+    admin: TestClient,
+    sample: Sample,
+    instance: Instance,
+    make_client: Callable[..., TestClient],
+) -> None:
+    """The user filter shows exactly that user's events; a date range only the
+    events of its days (both ends included); platform `device` exactly the
+    events that came from phones' pairing and syncs, newest first."""
+    phone_with_history(instance, "alice", OFFLINE_EVENTS)
+    phone_with_history(instance, "bob")
+    sign_in(make_client(), "bob", USER_PASSWORD)
+
+    assert _shown(admin, user=sample.alice_id) == [
+        ("device.sync", "alice"),
+        ("device.record_revealed", "alice"),
+        ("device.record_copied", "alice"),
+        ("device.record_viewed", "alice"),
+        ("mobile.pair", "alice"),
+    ]
+    assert _shown(admin, user=sample.bob_id) == [
+        ("auth.login", "bob"),
+        ("device.sync", "bob"),
+        ("mobile.pair", "bob"),
+    ]
+
+    # 1 and 10 March 2024 lie outside 2-9 March, 5 March inside; today outside.
+    assert _rows(admin, since="2024-03-02", until="2024-03-09") == [
+        ("2024-03-05 12:00 UTC", "device.record_copied", "alice")
+    ]
+    # The to date counts whole: the event at noon on 10 March is in.
+    assert _rows(admin, since="2024-03-05", until="2024-03-10") == [
+        ("2024-03-10 12:00 UTC", "device.record_revealed", "alice"),
+        ("2024-03-05 12:00 UTC", "device.record_copied", "alice"),
+    ]
+    assert _rows(admin, since="2024-02-01", until="2024-02-29") == []
+
+    # Platform `device`: both phones, not bob's web sign-in nor the admin's.
+    assert _shown(admin, platform="device") == [
+        ("device.sync", "bob"),
+        ("mobile.pair", "bob"),
+        ("device.sync", "alice"),
+        ("device.record_revealed", "alice"),
+        ("device.record_copied", "alice"),
+        ("device.record_viewed", "alice"),
+        ("mobile.pair", "alice"),
+    ]
+    assert _shown(admin, platform="device", user=sample.bob_id) == [
+        ("device.sync", "bob"),
+        ("mobile.pair", "bob"),
+    ]
 
 
 def test_audit_paging(admin: TestClient, instance: Instance) -> None:

@@ -22,7 +22,8 @@ from PIL import Image
 
 from strongroom.client.clipboard import MemoryClipboard
 from strongroom.client.config import ClientSettings
-from strongroom.client.device import Device
+from strongroom.client.device import Device, Vault
+from strongroom.client.errors import DeviceRevoked, WipeRequested
 from strongroom.client.keystore import MemoryKeystore
 from strongroom.protocol.qr import PairingPayload
 from strongroom.server.accounts import service as accounts
@@ -156,8 +157,11 @@ def test_admin_and_user_flows_end_to_end(
 ) -> None:
     """Admin grants the Mobile App feature to a group, grants it View with
     Mobile Access No (no tick), bulk-enables Mobile Access (tick); the user
-    sets a master password, the QR code on the page is decoded from a
-    screenshot and pairs a real device, which syncs the list."""
+    sets a master password (the strength meter rising as she types), the QR
+    code on the page is decoded from a screenshot and pairs a real device,
+    which syncs the list. More phones pair; she revokes one, the admin revokes
+    one and remote-wipes another, she clears her master password, then
+    changes her web password."""
     from playwright.sync_api import expect
 
     web, _app_server = servers
@@ -239,8 +243,19 @@ def test_admin_and_user_flows_end_to_end(
     user_page = user_context.new_page()
     _sign_in(user_page, base, "alice", USER_PASSWORD)
     user_page.goto(f"{base}/preferences/mobile")
-    user_page.fill("#f-master_password", MASTER)
-    assert user_page.is_visible("#strength")
+    # The strength meter rises, and its word changes, as she types on.
+    meter = user_page.locator("#strength")
+    expect(meter).to_be_visible()
+    field = user_page.locator("#f-master_password")
+    readings = []
+    for more, word in (("abc", "Weak"), ("defghij", "Fair"), ("K7", "Good")):
+        field.press_sequentially(more)
+        expect(user_page.locator("#strength-text")).to_have_text(word)
+        readings.append(float(meter.evaluate("m => m.value")))
+    field.fill(MASTER)
+    expect(user_page.locator("#strength-text")).to_have_text("Strong")
+    readings.append(float(meter.evaluate("m => m.value")))
+    assert readings[0] < readings[1] < readings[2] < readings[3] == 100, readings
     user_page.fill("#f-confirm_master_password", MASTER)
     user_page.click("text=Save")
     user_page.wait_for_selector("#pairing-qr svg")
@@ -253,12 +268,7 @@ def test_admin_and_user_flows_end_to_end(
     payload = PairingPayload.from_uri(decoded[0].text)
     assert payload.username == "alice"
 
-    device = Device(
-        ClientSettings(home=tmp_path / "phone", connect_timeout_seconds=5),
-        keystore=MemoryKeystore(),
-        clipboard=MemoryClipboard(),
-    )
-    opened = device.pair(payload, MASTER, device_name="Test phone")
+    opened = _pair(tmp_path, payload, "Test phone")
     summary = opened.sync()
     assert summary.records == 2
     assert sorted(r.title for r in opened.records()) == ["db1", "web1"]
@@ -271,8 +281,152 @@ def test_admin_and_user_flows_end_to_end(
     assert not [p for p in problems if "Content Security Policy" in p], problems
 
     _screenshot_every_page(browser, base, ids)
+    _devices_revoked_wiped_and_cleared(page, user_page, base, ids, payload, tmp_path)
+    _web_password_changed(user_page, base)
     user_context.close()
     context.close()
+
+
+def _pair(tmp_path: Path, payload: PairingPayload, name: str) -> Vault:
+    """A `strongroom.client` device named `name`, paired from `payload`."""
+    device = Device(
+        ClientSettings(
+            home=tmp_path / name.replace(" ", "-"), connect_timeout_seconds=5
+        ),
+        keystore=MemoryKeystore(),
+        clipboard=MemoryClipboard(),
+    )
+    return device.pair(payload, MASTER, device_name=name)
+
+
+def _device_row(page: object, name: str) -> object:
+    """The row of device `name` in the Devices table of the page."""
+    return page.locator("section[aria-labelledby=devs] tbody tr", has_text=name)  # type: ignore[attr-defined]
+
+
+def _status(page: object, name: str) -> str:
+    """The status the Devices table shows for device `name` (first line), once
+    the page has loaded (so what is absent from it is really absent)."""
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    cell = _device_row(page, name).locator("td[data-label=Status]")  # type: ignore[attr-defined]
+    return str(cell.inner_text()).splitlines()[0]
+
+
+def _devices_revoked_wiped_and_cleared(
+    admin: object,
+    user: object,
+    base: str,
+    ids: dict[str, str],
+    payload: PairingPayload,
+    tmp_path: Path,
+) -> None:
+    """alice revokes a phone of hers in Preferences; the administrator revokes
+    another and orders a remote wipe of a third (each after its confirmation
+    page), which that phone carries out on its next sync; alice clears her
+    master password, which revokes her last phone. Each page shows the
+    device's new status."""
+    from playwright.sync_api import expect
+
+    page, user_page = admin, user
+    phones = {
+        name: _pair(tmp_path, payload, name)
+        for name in ("Spare phone", "Old phone", "Work tablet")
+    }
+
+    # alice: Revoke on her own phone, the confirmation, the new status.
+    user_page.goto(f"{base}/preferences/mobile")  # type: ignore[attr-defined]
+    assert _status(user_page, "Spare phone") == "active"
+    _device_row(user_page, "Spare phone").locator("a", has_text="Revoke").click()  # type: ignore[attr-defined]
+    expect(user_page.locator(".confirm-step h1")).to_have_text(  # type: ignore[attr-defined]
+        "Revoke your phone “Spare phone”?"
+    )
+    user_page.click(".confirm-step button:text('Revoke phone')")  # type: ignore[attr-defined]
+    expect(user_page.locator(".flash")).to_have_text("Device Spare phone revoked.")  # type: ignore[attr-defined]
+    assert _status(user_page, "Spare phone") == "revoked"
+    assert _device_row(user_page, "Spare phone").locator("a").count() == 0  # type: ignore[attr-defined]
+    assert _status(user_page, "Old phone") == "active"
+
+    # The administrator, on alice's page: Revoke, confirmed.
+    page.goto(f"{base}/admin/users/{ids['alice']}")  # type: ignore[attr-defined]
+    assert _status(page, "Spare phone") == "revoked"
+    assert _status(page, "Old phone") == "active"
+    _device_row(page, "Old phone").locator("a", has_text="Revoke").click()  # type: ignore[attr-defined]
+    expect(page.locator(".confirm-step h1")).to_have_text(  # type: ignore[attr-defined]
+        "Revoke the phone “Old phone” of alice?"
+    )
+    page.click(".confirm-step button:text('Revoke phone')")  # type: ignore[attr-defined]
+    expect(page.locator(".flash")).to_have_text("Device Old phone revoked.")  # type: ignore[attr-defined]
+    assert _status(page, "Old phone") == "revoked"
+    assert _device_row(page, "Old phone").locator("a", has_text="Revoke").count() == 0  # type: ignore[attr-defined]
+
+    # Remote wipe: Cancel changes nothing; Confirm orders it.
+    _device_row(page, "Work tablet").locator("a", has_text="Remote wipe").click()  # type: ignore[attr-defined]
+    confirm = page.locator(".confirm-step")  # type: ignore[attr-defined]
+    expect(confirm.locator("h1")).to_have_text(
+        "Remote wipe the phone “Work tablet” of alice?"
+    )
+    assert "erase its offline copy the next time it contacts" in confirm.inner_text()
+    confirm.locator("text=Cancel").click()
+    assert _status(page, "Work tablet") == "active"
+    _device_row(page, "Work tablet").locator("a", has_text="Remote wipe").click()  # type: ignore[attr-defined]
+    page.click(".confirm-step button:text('Remote wipe')")  # type: ignore[attr-defined]
+    expect(page.locator(".flash")).to_have_text("Remote wipe ordered for Work tablet.")  # type: ignore[attr-defined]
+    assert _status(page, "Work tablet") == "wipe requested"
+    assert _device_row(page, "Work tablet").locator("a").count() == 0  # type: ignore[attr-defined]
+    with pytest.raises(WipeRequested):
+        phones["Work tablet"].sync()
+    page.reload()  # type: ignore[attr-defined]
+    assert _status(page, "Work tablet") == "wiped"
+
+    # alice clears her master password: the page counts her one active phone.
+    user_page.goto(f"{base}/preferences/mobile")  # type: ignore[attr-defined]
+    assert _status(user_page, "Work tablet") == "wiped"
+    user_page.click("text=Clear master password")  # type: ignore[attr-defined]
+    confirm = user_page.locator(".confirm-step")  # type: ignore[attr-defined]
+    expect(confirm.locator("h1")).to_have_text("Clear your master password?")
+    assert "1 paired phone is revoked now" in confirm.inner_text()
+    confirm.locator("button:text('Clear master password')").click()
+    expect(user_page.locator(".flash")).to_have_text(  # type: ignore[attr-defined]
+        "Mobile credentials cleared; 1 device(s) revoked."
+    )
+    assert "No master password is set yet." in user_page.inner_text("main")  # type: ignore[attr-defined]
+    assert _status(user_page, "Test phone") == "revoked"
+    assert user_page.locator("text=Clear master password").count() == 0  # type: ignore[attr-defined]
+    assert user_page.locator("text=Show QR code").count() == 0  # type: ignore[attr-defined]
+    with pytest.raises(DeviceRevoked):
+        phones["Spare phone"].sync()
+
+
+def _web_password_changed(user_page: object, base: str) -> None:
+    """alice changes her web password (a wrong current one is named first);
+    then only the new one signs her in."""
+    from playwright.sync_api import expect
+
+    page = user_page
+    new_password = "alice-new-long-password-7"
+    page.goto(f"{base}/preferences")  # type: ignore[attr-defined]
+    page.fill("#f-current_password", "not-her-password")  # type: ignore[attr-defined]
+    page.fill("#f-new_password", new_password)  # type: ignore[attr-defined]
+    page.fill("#f-confirm_password", new_password)  # type: ignore[attr-defined]
+    page.click("button:text('Change password')")  # type: ignore[attr-defined]
+    expect(page.locator("#e-current_password")).to_have_text(  # type: ignore[attr-defined]
+        "That is not your current password."
+    )
+    page.fill("#f-current_password", USER_PASSWORD)  # type: ignore[attr-defined]
+    page.fill("#f-new_password", new_password)  # type: ignore[attr-defined]
+    page.fill("#f-confirm_password", new_password)  # type: ignore[attr-defined]
+    page.click("button:text('Change password')")  # type: ignore[attr-defined]
+    expect(page.locator(".flash")).to_have_text(  # type: ignore[attr-defined]
+        "Your password is changed; other browsers were signed out."
+    )
+    page.click("text=Sign out")  # type: ignore[attr-defined]
+    page.fill("#f-username", "alice")  # type: ignore[attr-defined]
+    page.fill("#f-password", USER_PASSWORD)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    expect(page.locator("#login-problem")).to_have_text(  # type: ignore[attr-defined]
+        "The user name or password is not right."
+    )
+    _sign_in(page, base, "alice", new_password)
 
 
 PAGES = [
@@ -396,10 +550,11 @@ def test_every_form_works_without_javascript(
     job of the UI by plain forms and links: folders and lists, a record with
     field errors, reveal, copy, edit and delete, the generator, permissions,
     users, groups, feature access, settings with the pin, the pairing secret,
-    bulk Mobile Access, auditing with CSV export and chain check, API keys,
+    bulk Mobile Access, auditing with paging, CSV export and chain check, API keys,
     diagnostics, Mobile App Settings and two-step sign-in."""
     import httpx
     import pyotp
+    from playwright.sync_api import expect
 
     web, _app_server = servers
     base = web.url
@@ -578,6 +733,36 @@ def test_every_form_works_without_javascript(
     page.click("text=Verify the chain")
     assert walk.text("#chain-status").startswith("Intact")
 
+    # Paging through a filtered log: Next and Previous keep the filter.
+    with instance.db.session() as session:
+        for n in range(1, 56):
+            accounts.create_group(session, cli_operator(), f"Team {n:02d}")
+    walk.go("/admin/audit")
+    page.select_option("#f-event_type", "group.created")
+    page.click("button:text('Filter')")
+    counted = page.locator("main p", has_text=re.compile(r"^\d+ events$"))
+    total = int(counted.inner_text().split()[0])
+    assert total > 55
+    assert walk.text(".pager [aria-current=page]") == "Page 1 of 2"
+    page.wait_for_load_state()
+    first = walk.text(".audit-log tbody")
+    assert page.locator(".audit-log tbody tr").count() == 50
+    assert "Team 55" in first and "Team 01" not in first
+    assert page.locator(".pager >> text=Previous").count() == 0
+    page.click(".pager >> text=Next")
+    assert walk.text(".pager [aria-current=page]") == "Page 2 of 2"
+    page.wait_for_load_state()
+    assert page.input_value("#f-event_type") == "group.created"
+    second = walk.text(".audit-log tbody")
+    assert page.locator(".audit-log tbody tr").count() == total - 50
+    assert "Team 01" in second and "Team 55" not in second
+    assert second.count("group.created") == total - 50
+    assert page.locator(".pager >> text=Next").count() == 0
+    walk.shot("audit-page-2")
+    page.click(".pager >> text=Previous")
+    assert walk.text(".pager [aria-current=page]") == "Page 1 of 2"
+    assert walk.text(".audit-log tbody") == first
+
     # API keys: created and shown once, works, revoked after asking.
     walk.go("/admin/api-keys")
     page.fill("#f-key_name", "nightly export")
@@ -619,7 +804,8 @@ def test_every_form_works_without_javascript(
     user_page.fill("#f-master_password", MASTER)
     user_page.fill("#f-confirm_master_password", MASTER)
     user_page.click("button:text('Save')")
-    assert user_page.locator("#pairing-qr svg").count() == 1
+    # count() does not wait: the page after the redirect may still be loading.
+    expect(user_page.locator("#pairing-qr svg")).to_have_count(1)
     user.shot("mobile-qr")
 
     user.go("/preferences")

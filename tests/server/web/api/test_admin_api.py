@@ -1,11 +1,15 @@
 """Users, groups, feature access and the audit log through the REST API."""
 
+from collections.abc import Callable
 from typing import Any, get_args
 
 from fastapi.testclient import TestClient
 
+from strongroom.server.accounts.models import User
 from strongroom.server.core.actor import PLATFORMS
+from strongroom.server.core.instance import Instance
 from strongroom.server.web.api.audit import Platform
+from tests.server.web.conftest import OFFLINE_EVENTS, phone_with_history
 
 API = "/api/v1"
 
@@ -155,6 +159,73 @@ def test_audit_query_filters_and_chain(
     naive = client.get(f"{API}/audit?since=2020-01-01T00:00:00", headers=h)
     assert (naive.status_code, naive.json()["error"]["field"]) == (422, "since")
     assert _ok(client.get(f"{API}/audit/verify", headers=h))["ok"] is True
+
+
+def _events(client: TestClient, headers: dict[str, str], **params: str) -> list[Any]:
+    """(occurred_at, event_type, actor_name) of every matching event, newest
+    first, after checking that `total` agrees."""
+    page = _ok(client.get(f"{API}/audit", params=params, headers=headers))
+    assert page["total"] == len(page["items"])
+    return [
+        (e["occurred_at"][:16], e["event_type"], e["actor_name"]) for e in page["items"]
+    ]
+
+
+def test_audit_query_by_user_time_range_and_device_platform(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    instance: Instance,
+    make_user: Callable[..., User],
+) -> None:
+    """`user_id` answers exactly that user's events, `since`/`until` exactly
+    those in the range (events before and after left out) and
+    `platform=device` exactly the events of phones' pairing and syncs."""
+    h = admin_headers
+    alice, bob = make_user("alice"), make_user("bob")
+    phone_with_history(instance, "alice", OFFLINE_EVENTS)
+    phone_with_history(instance, "bob")
+    _ok(client.post(f"{API}/groups", json={"name": "Ops"}, headers=h), 201)
+
+    def kinds(**params: str) -> list[tuple[str, str]]:
+        return [(kind, who) for _at, kind, who in _events(client, h, **params)]
+
+    assert kinds(user_id=alice.id) == [
+        ("device.sync", "alice"),
+        ("device.record_revealed", "alice"),
+        ("device.record_copied", "alice"),
+        ("device.record_viewed", "alice"),
+        ("mobile.pair", "alice"),
+    ]
+    assert kinds(user_id=bob.id) == [("device.sync", "bob"), ("mobile.pair", "bob")]
+
+    # Uploaded at noon on 1, 5 and 10 March 2024 (device time); the rest today.
+    assert _events(
+        client, h, since="2024-03-02T00:00:00Z", until="2024-03-10T00:00:00Z"
+    ) == [("2024-03-05T12:00", "device.record_copied", "alice")]
+    assert _events(
+        client, h, since="2024-03-05T12:00:00Z", until="2024-03-10T12:00:01+00:00"
+    ) == [
+        ("2024-03-10T12:00", "device.record_revealed", "alice"),
+        ("2024-03-05T12:00", "device.record_copied", "alice"),
+    ]
+    # `until` is exclusive: the event at exactly noon on 10 March is not in.
+    assert kinds(since="2024-03-01T00:00:00Z", until="2024-03-10T12:00:00Z") == [
+        ("device.record_copied", "alice"),
+        ("device.record_viewed", "alice"),
+    ]
+
+    # Neither the admin's group nor anything else of platform api is there.
+    assert kinds(platform="device") == [
+        ("device.sync", "bob"),
+        ("mobile.pair", "bob"),
+        ("device.sync", "alice"),
+        ("device.record_revealed", "alice"),
+        ("device.record_copied", "alice"),
+        ("device.record_viewed", "alice"),
+        ("mobile.pair", "alice"),
+    ]
+    ((kind, who),) = kinds(platform="api")
+    assert (kind, who.startswith("admin (API key ")) == ("group.created", True)
 
 
 def test_audit_platform_filter_knows_every_platform() -> None:
