@@ -391,14 +391,21 @@ def mobile_qr(s: Session, o: Org, a: Actor) -> list[Expected]:
 
 
 def regenerate_pairing_secret(s: Session, o: Org, a: Actor) -> list[Expected]:
-    generation = mobile.regenerate_pairing_secret(s, a, o.instance.cipher)
+    outcome = mobile.regenerate_pairing_secret(s, a, o.instance.cipher)
+    # Every paired device dies with the old secret, each revocation audited.
     return [
+        Expected(
+            "device.revoked",
+            "device",
+            o.device_id,
+            details={"reason": "pairing secret regenerated"},
+        ),
         Expected(
             "mobile.pairing_secret_regenerated",
             "setting",
             "pairing_secret",
-            details={"generation": generation},
-        )
+            details={"generation": outcome.generation, "devices_revoked": 1},
+        ),
     ]
 
 
