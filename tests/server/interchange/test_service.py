@@ -252,3 +252,24 @@ def test_export_bundle_reads_lists_back_and_is_audited(
     as_viewer = Actor(user_id=viewer.id, name="vic", platform=PLATFORM_WEB)
     with pytest.raises(PermissionDenied):
         service.export_bundle(session, as_viewer, instance.cipher, lists)
+
+
+def test_fields_of_one_name_keep_both_values(
+    instance: Instance, session: Session
+) -> None:
+    """Another manager's two fields named alike arrive numbered, both values
+    kept, since a phone could hold only one value per name."""
+    fields = [
+        ImportedField("pin", "1111", secret=True),
+        ImportedField("pin", "2222", secret=True),
+    ]
+    bundle = _bundle(ImportedList((), "Cards", [_record("card", fields=fields)]))
+    service.import_bundle(session, OP, instance.cipher, bundle, "In")
+
+    plist = vault.find_list(session, "In/Cards")
+    record = session.scalars(select(Record).where(Record.list_id == plist.id)).one()
+    view = vault.open_record(session, instance.cipher, record)
+    assert [(f.name, f.value) for f in view.fields] == [
+        ("pin", "1111"),
+        ("pin (2)", "2222"),
+    ]

@@ -25,6 +25,16 @@ OVER_LIMITS = [
         vault.RecordInput(title="t", fields=[vault.GenericField(" ", "v")]),
         "field name",
     ),
+    (
+        vault.RecordInput(
+            title="t",
+            fields=[
+                vault.GenericField("PIN", "1111", secret=True),
+                vault.GenericField("pin ", "2222", secret=True),
+            ],
+        ),
+        "field name",
+    ),
 ]
 
 
@@ -128,3 +138,21 @@ def test_the_longest_allowed_path_is_stored_and_audited(session: Session) -> Non
         event.target_name.startswith("f" * 200 + "/") and event.target_name[-1] == "…"
     )
     assert vault.list_path(session, plist) == path
+
+
+def test_repeated_field_names_are_numbered_for_imports() -> None:
+    """Imported fields of one name keep every value under numbered names."""
+    fields = [
+        vault.GenericField("pin", "1"),
+        vault.GenericField("PIN", "2", secret=True),
+        vault.GenericField("pin (2)", "3"),
+        vault.GenericField("other", "4"),
+    ]
+    renamed = vault.distinct_field_names(fields)
+    assert [(f.name, f.value, f.secret) for f in renamed] == [
+        ("pin", "1", False),
+        ("PIN (3)", "2", True),
+        ("pin (2)", "3", False),
+        ("other", "4", False),
+    ]
+    assert vault.validate_record(vault.RecordInput("t", fields=renamed))

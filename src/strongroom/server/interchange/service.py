@@ -247,7 +247,9 @@ def _record_input(record: ImportedRecord) -> vault.RecordInput:
         host_name=record.host_name,
         otp_secret=record.otp_secret,
         expires_at=record.expires_at,
-        fields=[vault.GenericField(f.name, f.value, f.secret) for f in record.fields],
+        fields=vault.distinct_field_names(
+            [vault.GenericField(f.name, f.value, f.secret) for f in record.fields]
+        ),
     )
     try:
         return vault.validate_record(data)

@@ -798,6 +798,7 @@ def validate_record(data: RecordInput) -> RecordInput:
     _check_text("notes", data.notes, 65_536, required=False, single_line=False)
     _check_text("password", data.password, 4096, required=False, single_line=False)
     _check_text("OTP secret", data.otp_secret, 1024, required=False)
+    seen: set[str] = set()
     for extra in data.fields:
         _check_text("field name", extra.name.strip(), 200, required=True)
         _check_text(
@@ -807,8 +808,40 @@ def validate_record(data: RecordInput) -> RecordInput:
             required=False,
             single_line=False,
         )
+        # A phone keys a record's secret fields by name, so two fields of one
+        # name would show one value twice and lose the other.
+        folded = extra.name.strip().casefold()
+        if folded in seen:
+            raise ValidationError(
+                "field name",
+                f"the field name {extra.name.strip()!r} is used twice",
+                hint="give each field of a record its own name",
+            )
+        seen.add(folded)
     data.title = data.title.strip()
     return data
+
+
+def distinct_field_names(fields: list[GenericField]) -> list[GenericField]:
+    """The same fields, a repeated name numbered: `pin`, `pin (2)`, `pin (3)`.
+
+    For imports: other managers allow two fields of one name, Strongroom
+    does not (see validate_record), and an import must keep both values.
+    """
+    taken = {extra.name.strip().casefold() for extra in fields}
+    seen: set[str] = set()
+    result: list[GenericField] = []
+    for extra in fields:
+        name = extra.name.strip()
+        if name.casefold() in seen:
+            number = 2
+            while f"{name} ({number})".casefold() in taken:
+                number += 1
+            name = f"{name} ({number})"
+            taken.add(name.casefold())
+        seen.add(name.casefold())
+        result.append(GenericField(name, extra.value, extra.secret))
+    return result
 
 
 def _aad(record_id: str, part: str) -> str:
