@@ -41,6 +41,14 @@ def test_status_page_says_status_ok(client: httpx.Client) -> None:
     assert response.headers["content-type"].startswith("text/html")
 
 
+def test_head_checks_answer_like_get(client: httpx.Client) -> None:
+    """A load balancer's or monitor's HEAD gets the status without a body."""
+    for path in ("/", "/health"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
+
+
 def test_health_answers_version_instance_and_database(
     client: httpx.Client, world: World
 ) -> None:

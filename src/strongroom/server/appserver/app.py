@@ -164,7 +164,13 @@ def create_appserver_app(instance: Instance) -> FastAPI:
     )
     pair_slots = anyio.CapacityLimiter(PAIR_SLOTS)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    # HEAD too: load balancers and uptime monitors often check with it.
+    @app.api_route(
+        "/",
+        methods=["GET", "HEAD"],
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
     def status_page() -> HTMLResponse:
         """A page a person can open on a phone to test reachability."""
         return HTMLResponse(STATUS_PAGE)
@@ -202,6 +208,9 @@ def create_appserver_app(instance: Instance) -> FastAPI:
         if status != 200:
             body = body.model_copy(update={"status": "degraded"})
         return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+    # Left out of the schema: one operation per path keeps its id unique.
+    app.head("/health", include_in_schema=False)(health)
 
     @app.post(
         "/v1/pair",
