@@ -194,7 +194,8 @@ def test_qr_text_not_ours(deps: Dependencies, text: str) -> None:
 
 
 def test_qr_image_not_ours_and_not_an_image(deps: Dependencies, tmp_path: Path) -> None:
-    """A QR code of a web address, or a file that is no picture, is refused."""
+    """A QR code of a web address, a file that is no picture, a missing file
+    or a folder is refused, each named."""
     other = tmp_path / "other.png"
     segno.make("https://example.com/not-strongroom").save(other, scale=5)
     result = invoke(deps, "pair", "--qr-image", str(other), "--password-stdin")
@@ -205,6 +206,14 @@ def test_qr_image_not_ours_and_not_an_image(deps: Dependencies, tmp_path: Path) 
     result = invoke(deps, "pair", "--qr-image", str(junk), "--password-stdin")
     assert result.exit_code == 5
     assert "cannot be read as a picture" in result.stderr
+    missing = tmp_path / "missing.png"
+    result = invoke(deps, "pair", "--qr-image", str(missing), "--password-stdin")
+    assert result.exit_code == 5
+    assert f"there is no file {missing}" in result.stderr
+    assert "check the path" in result.stderr
+    result = invoke(deps, "pair", "--qr-image", str(tmp_path), "--password-stdin")
+    assert result.exit_code == 5
+    assert f"{tmp_path} is a folder, not a picture" in result.stderr
     blank = tmp_path / "blank.png"
     segno.make("x").save(blank, scale=1, border=0, dark="white")
     assert (

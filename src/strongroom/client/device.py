@@ -201,6 +201,17 @@ class Device:
         import zxingcpp
         from PIL import Image, UnidentifiedImageError
 
+        # A mistyped path is not a bad picture: say which, so the fix is clear.
+        if not path.exists():
+            raise BadPairingCode(
+                f"there is no file {path}",
+                hint="check the path of the QR code picture",
+            )
+        if path.is_dir():
+            raise BadPairingCode(
+                f"{path} is a folder, not a picture",
+                hint="give the path of the QR code's PNG or JPEG file",
+            )
         try:
             with Image.open(path) as image:
                 image.load()

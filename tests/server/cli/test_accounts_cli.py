@@ -68,6 +68,24 @@ def test_disable_enable_and_set_password(cli: Cli, instance: Instance) -> None:
         assert verify_password(user.password_hash or "", "new-password-42")
 
 
+def test_disabling_the_last_active_admin_warns_with_the_way_back(cli: Cli) -> None:
+    """Disabling the only active administrator works (a stolen account must be
+    stoppable) but warns that the web UI has no administrator left, naming the
+    commands that undo it; with another admin active there is no warning."""
+    last = cli("user", "disable", "admin")
+    assert last.exit_code == 0, last.stderr
+    assert "User admin disabled." in last.stdout
+    assert "warning: admin was the last active administrator" in last.stderr
+    assert "`strongroom user enable admin`" in last.stderr
+    assert cli("user", "enable", "admin").exit_code == 0
+
+    cli("user", "add", "bob", "--admin", "--password-stdin", input="bob-password-1\n")
+    cli("user", "add", "carol", "--password-stdin", input="carol-password-1\n")
+    for name in ("admin", "carol"):
+        quiet = cli("user", "disable", name)
+        assert quiet.exit_code == 0 and "warning" not in quiet.stderr, name
+
+
 def test_groups_and_members(cli: Cli) -> None:
     """Groups are created, listed with counts, and members come and go."""
     cli("user", "add", "dave", "--password-stdin", input="dave-password-1\n")

@@ -49,7 +49,7 @@ def test_settings_get_all_one_and_set(cli: Cli) -> None:
 
 def test_audit_show_filters(cli: Cli) -> None:
     """Events are newest first and filter by type, list, time and limit; a bad
-    time or platform is a usage error."""
+    time, platform or event type is a usage error."""
     cli("list", "add", "A")
     cli("list", "add", "B")
     cli("settings", "set", "offline_ttl_days", "3")
@@ -71,6 +71,11 @@ def test_audit_show_filters(cli: Cli) -> None:
     # A time that is not ISO, or an unknown platform, is a usage error.
     assert cli("audit", "show", "--since", "yesterday").exit_code == 2
     assert cli("audit", "show", "--platform", "fax").exit_code == 2
+    # A mistyped event type names the types the log holds, not an empty log.
+    typo = cli("audit", "show", "--type", "list.create")
+    assert typo.exit_code == 2 and typo.stdout == ""
+    assert "no event of type 'list.create' is in the audit log" in typo.stderr
+    assert "list.created" in typo.stderr and "setting.changed" in typo.stderr
 
 
 def test_audit_verify_names_the_first_broken_link(cli: Cli, settings: Settings) -> None:

@@ -923,3 +923,61 @@ def test_keyboard_alone_does_the_main_jobs(
         "data-mobile-access", "no"
     )
     context.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_long_names_without_spaces_fit_a_phone(
+    servers: tuple[RunningServer, RunningServer],
+    browser: object,
+    instance: Instance,
+) -> None:
+    """Names typed without a space, at the 100-character limit, wrap instead
+    of pushing a phone's page sideways: the breadcrumbs of a list, a record and
+    its permissions, a user's and a group's page, the bulk Mobile Access list
+    and the mobile username in Mobile App Settings."""
+    web, _app_server = servers
+    base = web.url
+    long = "W" * 100
+    op = cli_operator()
+    with instance.db.session() as session:
+        person = accounts.create_user(session, op, long, password=USER_PASSWORD)
+        accounts.grant_feature(session, op, "mobile", user=person)
+        group = accounts.create_group(session, op, long)
+        folder = vault.create_list(session, op, f"{long}/{long}", create_folders=True)
+        record = vault.create_record(
+            session,
+            op,
+            instance.cipher,
+            folder,
+            vault.RecordInput(title=long, username=long, password="pw-1"),
+        )
+        for grantee in (person, accounts.find_user(session, "admin")):
+            vault.grant(session, op, folder, vault.Level.ADMIN, user=grantee)
+        vault.grant(session, op, folder, vault.Level.VIEW, group=group)
+        ids = {"list": folder.id, "record": record.id}
+        ids |= {"user": person.id, "group": group.id}
+    pages = {
+        "admin": [
+            f"/lists/{ids['list']}",
+            f"/records/{ids['record']}",
+            f"/records/{ids['record']}/edit",
+            f"/lists/{ids['list']}/permissions",
+            f"/admin/users/{ids['user']}",
+            f"/admin/groups/{ids['group']}",
+            "/admin/bulk-mobile-access",
+        ],
+        long: ["/preferences/mobile"],
+    }
+    for who, paths in pages.items():
+        context = browser.new_context(ignore_https_errors=True, viewport=PHONE)  # type: ignore[attr-defined]
+        page = context.new_page()
+        _sign_in(page, base, who, ADMIN_PASSWORD if who == "admin" else USER_PASSWORD)
+        for path in paths:
+            page.goto(base + path)
+            assert long[:20] in page.inner_text("main"), path
+            overflow = page.evaluate(OVERFLOW)
+            assert overflow <= 1, (
+                f"{path} scrolls sideways by {overflow}px on a phone: "
+                + str(page.evaluate(WIDEST))
+            )
+        context.close()

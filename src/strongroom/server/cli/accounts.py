@@ -7,6 +7,7 @@ from standard input; without it `user add` generates one and prints it once.
 import logging
 
 import typer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from strongroom.server.accounts import service as accounts
@@ -17,6 +18,7 @@ from strongroom.server.cli.common import (
     console,
     done,
     emit,
+    err_console,
     operation,
     read_secret,
 )
@@ -120,7 +122,20 @@ def user_disable(name: str = typer.Argument(..., help="The user to disable.")) -
     with operation() as (_instance, session, actor):
         user = accounts.find_user(session, name)
         accounts.set_active(session, actor, user, False)
+        # Allowed (a stolen admin account must be stoppable at once), but the
+        # web UI then has nobody who can administer it: say so, and the way back.
+        last_admin = user.is_admin and not session.scalar(
+            select(User.id).where(User.is_admin.is_(True), User.active.is_(True))
+        )
     done(f"User {name} disabled.")
+    if last_admin:
+        err_console.print(
+            f"warning: {name} was the last active administrator: nobody can use "
+            f"Administration in the web UI until `strongroom user enable {name}` "
+            "or `strongroom user add NAME --admin`",
+            highlight=False,
+            markup=False,
+        )
 
 
 @user_app.command("enable")

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import typer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from strongroom.server.accounts import service as accounts
@@ -124,6 +125,21 @@ def _list_id(session: Session, ref: str) -> str:
         raise
 
 
+def _check_event_type(session: Session, event_type: str) -> None:
+    # A mistyped type would match nothing and print an empty log, which reads
+    # as "it never happened"; name the types the log holds instead.
+    known = list(
+        session.scalars(
+            select(AuditEvent.event_type).distinct().order_by(AuditEvent.event_type)
+        )
+    )
+    if event_type not in known:
+        raise UsageError(
+            f"no event of type {event_type!r} is in the audit log",
+            hint=f"the types in it: {', '.join(known) or 'none yet'}",
+        )
+
+
 def _event_row(event: AuditEvent) -> dict[str, Any]:
     return {
         "seq": event.seq,
@@ -171,6 +187,8 @@ def audit_show(
     filters_since = parse_time(since, "--since")
     filters_until = parse_time(until, "--until")
     with operation() as (_instance, session, _actor):
+        if event_type is not None:
+            _check_event_type(session, event_type)
         filters = audit.AuditFilter(
             user_id=accounts.find_user(session, user).id if user else None,
             event_type=event_type,
