@@ -25,6 +25,7 @@ SETTING_REFUSALS = [
     (["settings", "set", "offline_ttl_days", "5"], 1, "give one of 1, 3, 7, 14"),
     (["settings", "set", "mobile_access_default", "perhaps"], 1, "yes or no"),
     (["settings", "set", "app_server_url", "http://x"], 1, "https://"),
+    (["settings", "set", "app_server_url", " "], 1, "cannot be made blank"),
 ]
 
 

@@ -284,6 +284,17 @@ def test_settings_page_covers_every_setting_and_validates(
     assert values["mobile_access_default"] is False
     assert values["offline_ttl_days"] == 14
 
+    # An emptied URL field would kill every unused QR code: refused by name.
+    blanked = admin.post(
+        "/admin/settings", data={"csrf_token": token, "app_server_url": ""}
+    )
+    assert blanked.status_code == 422
+    assert "cannot be made blank" in field_error(blanked.text, "app_server_url")
+    with instance.db.session() as session:
+        assert settings.get(session, "app_server_url") == (
+            "https://vault.example.com:9443"
+        )
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -253,6 +253,15 @@ def set_value(session: Session, actor: Actor, key: str, raw: Any) -> Any:
         raise ValidationError(key, f"{key}: {exc}") from None
 
     old = get(session, key)
+    if key == "app_server_url" and old and not value:
+        # A blank URL would kill every unused QR code and leave phones with
+        # nowhere to pair: almost always an emptied form field, not a wish.
+        raise ValidationError(
+            key,
+            f"{key}: the App Server URL cannot be made blank",
+            hint="give the https:// URL phones reach, e.g. "
+            "https://vault.example.com:9443",
+        )
     _store(session, key, value)
     if key == "app_server_url" and value != old:
         _store(session, APP_SERVER_URL_CHANGED_AT, utcnow().isoformat())

@@ -24,7 +24,7 @@ from strongroom.server.web.context import (
     form_data,
     set_flash,
 )
-from strongroom.server.web.forms import FormReader
+from strongroom.server.web.forms import FormReader, error_for
 from strongroom.server.web.routes.common import ADMIN_PAGES, confirmed, see_other
 from strongroom.server.web.templating import render
 
@@ -151,17 +151,25 @@ def save_settings(
             request, ctx, status=422, errors=form.errors, values=submitted
         )
 
-    changed = []
-    with ctx.db() as session:
-        current = settings.all_values(session)
-        for key, value in parsed.items():
-            if value != current.get(key):
-                settings.set_value(session, ctx.actor, key, value)
-                changed.append(key)
-        set_flash(
-            ctx,
-            session,
-            f"Saved: {', '.join(changed)}." if changed else "Nothing changed.",
+    changed: list[str] = []
+    try:
+        with ctx.db() as session:
+            current = settings.all_values(session)
+            for key, value in parsed.items():
+                if value != current.get(key):
+                    settings.set_value(session, ctx.actor, key, value)
+                    changed.append(key)
+            set_flash(
+                ctx,
+                session,
+                f"Saved: {', '.join(changed)}." if changed else "Nothing changed.",
+            )
+    except ValidationError as exc:
+        # A rule that needs the stored value (a URL may not be blanked); the
+        # session rolled back, so nothing of this form was saved.
+        form.error(*error_for(exc, {key: key for key in settings.DEFINITIONS}))
+        return _settings_page(
+            request, ctx, status=422, errors=form.errors, values=submitted
         )
     return see_other("/admin/settings")
 
