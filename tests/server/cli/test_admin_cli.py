@@ -48,6 +48,26 @@ def test_settings_get_all_one_and_set(cli: Cli) -> None:
         assert refused.stderr.startswith("error: ") and words in refused.stderr, args
 
 
+def test_settings_set_takes_a_negative_value_to_the_settings_own_check(
+    cli: Cli,
+) -> None:
+    """`-3` is a value, not an unknown option: the setting names its range (exit
+    1), nothing changes, and `--help` is still an option."""
+    refused = cli("settings", "set", "offline_ttl_days", "-3")
+    assert refused.exit_code == 1
+    assert (
+        refused.stderr
+        == "error: offline_ttl_days: give one of 1, 3, 7, 14 or 30 (days)\n"
+    )
+    assert "No such option" not in refused.stdout + refused.stderr
+    one = json.loads(cli("settings", "get", "offline_ttl_days", "--json").stdout)
+    assert one["value"] == 7
+
+    assert cli("settings", "set", "failed_unlock_limit", "-1").exit_code == 1
+    helped = cli("settings", "set", "--help")
+    assert helped.exit_code == 0 and "The new value." in helped.stdout
+
+
 def test_audit_show_filters(cli: Cli) -> None:
     """Events are newest first and filter by type, list, time and limit; a bad
     time, platform or event type is a usage error."""

@@ -84,7 +84,9 @@ def settings_get(
     emit(rows, ["key", "value", "description"], as_json=False, title="Settings")
 
 
-@settings_app.command("set")
+# A negative number such as `-3` is a value, not an option: it reaches the
+# setting's own check, which names the range it takes.
+@settings_app.command("set", context_settings={"ignore_unknown_options": True})
 def settings_set(
     key: str = typer.Argument(..., help="The setting's key (see `settings get`)."),
     value: str = typer.Argument(..., help="The new value."),
