@@ -10,7 +10,7 @@ from alembic import command
 
 from strongroom.server.core.config import Settings
 from strongroom.server.core.db import Database
-from strongroom.server.core.schema import alembic_config, upgrade
+from strongroom.server.core.schema import alembic_config, head_revision, upgrade
 from tests.server.cli.conftest import Cli, cli_env
 from tests.server.support import row_counts
 
@@ -309,13 +309,25 @@ def test_db_upgrade_brings_a_schema_behind_up_to_date(
 
         upgraded = prepared("db", "upgrade")
         assert upgraded.exit_code == 0, upgraded.stderr
-        assert "(was 0001)" in upgraded.stdout
+        assert upgraded.stdout == f"Database schema at {head_revision()} (was 0001).\n"
         listed = prepared("list", "list", "--json")
         assert [row["path"] for row in json.loads(listed.stdout)] == ["Finance/Bank"]
         assert prepared("audit", "verify").exit_code == 0
     finally:
         upgrade(db)
         db.dispose()
+
+
+def test_db_upgrade_on_an_up_to_date_database_says_so(prepared: Cli) -> None:
+    """With nothing to apply, `db upgrade` says plainly the schema is already up
+    to date (naming the revisions) instead of `at X (was X)`."""
+    heads = head_revision()
+    result = prepared("db", "upgrade")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"Database schema already up to date at {heads}: nothing to apply.\n"
+    )
+    assert "(was" not in result.stdout
 
 
 def test_db_upgrade_refuses_a_missing_database_file(

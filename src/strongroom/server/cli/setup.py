@@ -65,8 +65,12 @@ def db_upgrade() -> None:
     db = Database(settings.resolved_database_url)
     before = current_revision(db)
     upgrade(db)
+    after = current_revision(db)
     db.dispose()
-    done(f"Database schema at {head_revision()} (was {before or 'empty'}).")
+    if after == before:
+        done(f"Database schema already up to date at {after}: nothing to apply.")
+        return
+    done(f"Database schema at {after or head_revision()} (was {before or 'empty'}).")
 
 
 @keys_app.command("rotate")
