@@ -13,8 +13,9 @@ from strongroom.client.cli.main import Dependencies, app
 from strongroom.client.clipboard import MemoryClipboard
 from strongroom.client.config import ClientSettings
 from strongroom.client.device import Device, Vault
-from strongroom.client.errors import ServerTimeout, ServerUnreachable
+from strongroom.client.errors import ServerRefused, ServerTimeout, ServerUnreachable
 from strongroom.client.keystore import MemoryKeystore
+from strongroom.protocol.errors import ErrorCode
 from tests.client.conftest import SECRET_PASSWORD
 from tests.client.fakes import MASTER, PAYLOAD, FakeClock, FakeServer
 
@@ -432,4 +433,29 @@ def test_pair_with_the_app_server_away_promises_no_offline_copy(
     assert words in result.stderr
     assert "nothing was paired, so the same QR code works" in result.stderr
     assert "offline copy" not in result.stderr
+    assert not deps.settings.cache_file.exists()
+
+
+def test_pair_while_locked_out_names_who_can_lift_it(
+    deps: Dependencies, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock-out says how long once; the next line adds that an administrator
+    can lift it now, instead of repeating the wait."""
+
+    def locked(request: object) -> object:
+        raise ServerRefused(
+            ErrorCode.LOCKED_OUT,
+            "too many failed attempts; try again in 15 minutes",
+            retry_after_seconds=900,
+        )
+
+    monkeypatch.setattr(fake_server, "pair", locked)
+    result = invoke(deps, "pair", "--qr-text", PAYLOAD.to_uri(), "--password-stdin")
+    assert result.exit_code != 0
+    assert result.stderr.splitlines() == [
+        "error: the App Server refused: too many failed attempts; try again in "
+        "15 minutes",
+        "  next: wait, or ask your administrator to lift the lock-out now "
+        "(`strongroom mobile unlock USER` on the server)",
+    ]
     assert not deps.settings.cache_file.exists()

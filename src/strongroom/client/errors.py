@@ -278,7 +278,6 @@ _NEXT_STEP: dict[ErrorCode, str] = {
     "when the password or pairing secret changed)",
     ErrorCode.BAD_CREDENTIALS: "check the master password (not your web password) "
     "and try again",
-    ErrorCode.LOCKED_OUT: "wait and try again, or ask your administrator",
     ErrorCode.FEATURE_NOT_GRANTED: "ask your administrator for the Mobile App feature",
     ErrorCode.USER_DISABLED: "ask your administrator to enable your account",
     ErrorCode.DEVICE_UNKNOWN: "pair this device again",
@@ -288,6 +287,23 @@ _NEXT_STEP: dict[ErrorCode, str] = {
     ErrorCode.CURSOR_INVALID: "sync again",
     ErrorCode.UNAVAILABLE: "try again later; your offline copy still works",
 }
+
+
+_LIFT_LOCKOUT = (
+    "ask your administrator to lift the lock-out now "
+    "(`strongroom mobile unlock USER` on the server)"
+)
+
+
+def _lockout_next_step(server_message: str, retry_after_seconds: int | None) -> str:
+    """What to do when locked out, without repeating the wait the server named."""
+    if not retry_after_seconds:
+        return f"wait and try again, or {_LIFT_LOCKOUT}"
+    minutes = max(1, (retry_after_seconds + 59) // 60)
+    wait = f"try again in {minutes} minute{'s' if minutes != 1 else ''}"
+    if wait in server_message:
+        return f"wait, or {_LIFT_LOCKOUT}"
+    return f"{wait}, or {_LIFT_LOCKOUT}"
 
 
 class ServerRefused(ServerError):
@@ -302,9 +318,8 @@ class ServerRefused(ServerError):
         field: str | None = None,
     ) -> None:
         hint = _NEXT_STEP.get(code)
-        if code is ErrorCode.LOCKED_OUT and retry_after_seconds:
-            minutes = max(1, (retry_after_seconds + 59) // 60)
-            hint = f"try again in {minutes} minute{'s' if minutes != 1 else ''}"
+        if code is ErrorCode.LOCKED_OUT:
+            hint = _lockout_next_step(server_message, retry_after_seconds)
         super().__init__(f"the App Server refused: {server_message}", hint=hint)
         self.code = code
         self.server_message = server_message
