@@ -209,6 +209,49 @@ def test_bad_input_gets_one_line_and_writes_nothing(
         assert row_counts(url) == before, case
 
 
+@pytest.mark.parametrize(
+    ("args", "stdin", "exit_code", "stderr"),
+    [
+        (
+            ["mobile", "set-password", "alice", "--password-stdin"],
+            "",
+            2,
+            "error: the master password is empty\n"
+            "  fix: put the master password on the first line of standard input\n",
+        ),
+        (
+            ["user", "set-password", "alice", "--password-stdin"],
+            "\n",
+            2,
+            "error: the new password is empty\n"
+            "  fix: put the new password on the first line of standard input\n",
+        ),
+        (
+            ["api-key", "revoke", "nope"],
+            None,
+            1,
+            "error: there is no API key 'nope'\n"
+            "  fix: `strongroom api-key list` shows the keys\n",
+        ),
+    ],
+    ids=["empty master password", "empty password", "unknown api key"],
+)
+def test_refusals_that_used_to_lack_a_fix_line_name_one(
+    prepared: Cli,
+    settings: Settings,
+    args: list[str],
+    stdin: str | None,
+    exit_code: int,
+    stderr: str,
+) -> None:
+    """An empty secret on standard input, or an API key id that is no id, is
+    an error line followed by the fix; nothing changes."""
+    before = row_counts(settings.resolved_database_url)
+    result = prepared(*args, input=stdin)
+    assert (result.exit_code, result.stderr) == (exit_code, stderr)
+    assert row_counts(settings.resolved_database_url) == before
+
+
 def test_record_edit_over_a_limit_leaves_the_record_as_it_was(
     prepared: Cli, settings: Settings
 ) -> None:

@@ -199,12 +199,15 @@ def create_key(
     return IssuedKey(key=key, token=f"{TOKEN_PREFIX}{key.id}_{secret}")
 
 
+_LIST_HINT = "`strongroom api-key list` shows the keys"
+
+
 def get_key(session: Session, key_id: str) -> ApiKey:
     """The key with this id, or with this unique id prefix of 8 or more
     characters (the form the audit log names keys by); NotFound otherwise."""
     key_id = key_id.strip().lower()
     if not _well_formed_id(key_id):
-        raise NotFound(f"there is no API key {key_id!r}")
+        raise NotFound(f"there is no API key {key_id!r}", hint=_LIST_HINT)
     key = session.get(ApiKey, key_id)
     if key is None and len(key_id) >= PREFIX_MIN:
         # A uuid contains no LIKE wildcards, and _well_formed_id admits none.
@@ -212,13 +215,14 @@ def get_key(session: Session, key_id: str) -> ApiKey:
             select(ApiKey).where(ApiKey.id.startswith(key_id)).limit(2)
         ).all()
         if len(matches) > 1:
-            raise ValidationError("id", f"several API keys start with {key_id!r}")
+            raise ValidationError(
+                "id",
+                f"several API keys start with {key_id!r}",
+                hint="give more of the id; `strongroom api-key list` shows the keys",
+            )
         key = matches[0] if matches else None
     if key is None:
-        raise NotFound(
-            f"there is no API key {key_id!r}",
-            hint="`strongroom api-key list` shows the keys",
-        )
+        raise NotFound(f"there is no API key {key_id!r}", hint=_LIST_HINT)
     return key
 
 

@@ -82,7 +82,13 @@ def read_secret(
     else:
         value = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     if not value and not allow_empty:
-        raise UsageError(f"the {prompt.lower()} is empty")
+        name = prompt.lower()
+        raise UsageError(
+            f"the {name} is empty",
+            hint=f"put the {name} on the first line of standard input"
+            if from_stdin
+            else f"type a {name} at the prompt; it cannot be left empty",
+        )
     return value
 
 
