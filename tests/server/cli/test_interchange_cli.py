@@ -274,3 +274,28 @@ def test_export_to_an_unwritable_place_says_so(
             select(AuditEvent).where(AuditEvent.event_type == "interchange.exported")
         ).all()
     assert events == []
+
+
+def test_export_into_a_missing_folder_is_refused_not_created(
+    cli: Cli, instance: Instance, tmp_path: Path
+) -> None:
+    """`--to` in a folder that is not there: one error naming the folder and
+    the fix (create it first), exit 2, no folder made, no file, no audit event."""
+    cli("list", "add", "A")
+    cli("record", "add", "A", "--title", "r", "--password-stdin", input="p\n")
+    folder = tmp_path / "nonexistent" / "dir"
+    target = folder / "x.csv"
+    result = cli("export", "A", "--to", str(target))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: --to {target}: the folder {folder} does not exist\n"
+        f"  fix: create it first (mkdir -p {folder}) or choose a file in a folder "
+        "that exists\n"
+    )
+    assert not (tmp_path / "nonexistent").exists()
+    with instance.db.session() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == "interchange.exported")
+        ).all()
+    assert events == []

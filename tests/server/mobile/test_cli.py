@@ -324,3 +324,24 @@ def test_qr_to_a_path_that_cannot_be_written_says_so(
     assert message in result.exception.message
     assert result.exception.hint
     assert _qr_issued(world) == before
+
+
+def test_qr_into_a_missing_folder_is_refused_not_created(
+    cli: tuple[CliRunner, list[str]], world: World, tmp_path: Path
+) -> None:
+    """`--png` in a folder that is not there: one error naming the folder and
+    the fix (create it first); no folder made and no QR code recorded as issued."""
+    before = _qr_issued(world)
+    folder = tmp_path / "nonexistent" / "dir"
+    png = folder / "a.png"
+    result = _run(cli, "mobile", "qr", "alice", "--png", str(png))
+    assert isinstance(result.exception, UsageError), result.output
+    assert (
+        result.exception.message == f"--png {png}: the folder {folder} does not exist"
+    )
+    assert result.exception.hint == (
+        f"create it first (mkdir -p {folder}) or choose a file in a folder that exists"
+    )
+    assert result.stdout == ""
+    assert not (tmp_path / "nonexistent").exists()
+    assert _qr_issued(world) == before

@@ -1,6 +1,7 @@
 """What every admin command shares: the opened instance, secret input, output."""
 
 import json
+import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +62,21 @@ def operation() -> Iterator[tuple[Instance, Session, Actor]]:
     instance = STATE.instance()
     with instance.db.session() as session:
         yield instance, session, operator()
+
+
+def refuse_missing_folder(path: Path, option: str) -> None:
+    """Refuse an output file whose folder is not there, rather than create it.
+
+    A mistyped folder would otherwise appear silently, and a file holding
+    secrets would land somewhere nobody looks.
+    """
+    folder = path.parent
+    if not folder.exists():
+        raise UsageError(
+            f"{option} {path}: the folder {folder} does not exist",
+            hint=f"create it first (mkdir -p {shlex.quote(str(folder))}) or "
+            "choose a file in a folder that exists",
+        )
 
 
 def stdin_is_terminal() -> bool:

@@ -19,6 +19,7 @@ from strongroom.server.cli.common import (
     err_console,
     operation,
     read_secret,
+    refuse_missing_folder,
 )
 from strongroom.server.core.errors import UsageError
 from strongroom.server.interchange import service
@@ -127,6 +128,7 @@ def export(
         )
     if to.exists() and not force:
         raise UsageError(f"{to} exists already", hint="choose another file or --force")
+    refuse_missing_folder(to, "--to")
 
     # The file is written inside the transaction that records the audit
     # event; if the commit fails the file is removed, so no export goes

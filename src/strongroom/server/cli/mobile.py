@@ -34,6 +34,7 @@ from strongroom.server.cli.common import (
     emit,
     operation,
     read_secret,
+    refuse_missing_folder,
 )
 from strongroom.server.core import logging_setup
 from strongroom.server.core.errors import UsageError
@@ -211,6 +212,7 @@ def qr(
                 f"--{kind} {path} is a directory",
                 hint=f"give a file name, e.g. --{kind} {path / ('qr.' + kind)}",
             )
+        refuse_missing_folder(path, f"--{kind}")
     with operation() as (instance, session, actor):
         target = accounts.find_user(session, user)
         payload = mobile.pairing_payload(session, actor, instance.cipher, target)
