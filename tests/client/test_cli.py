@@ -261,6 +261,73 @@ def test_logout_force_erases_a_damaged_cache(deps: Dependencies, vault: Vault) -
     assert not deps.settings.cache_file.exists()  # type: ignore[union-attr]
 
 
+DAMAGE = [
+    "DELETE FROM meta WHERE key = 'kdf'",
+    "UPDATE wrapped_keys SET blob = x'00' WHERE kind = 'password'",
+    "DELETE FROM wrapped_keys",
+    "DELETE FROM sealed",
+]
+
+
+def _damage(deps: Dependencies, edit: str) -> Path:
+    path: Path = deps.settings.cache_file  # type: ignore[assignment]
+    con = sqlite3.connect(path)
+    con.execute(edit)
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("edit", DAMAGE)
+def test_logout_force_erases_a_damaged_copy_without_asking(
+    deps: Dependencies, vault: Vault, edit: str
+) -> None:
+    """A copy no password could be checked against is erased by `logout
+    --force` without asking for one: no terminal is needed, stdin not read."""
+    vault.lock()
+    path = _damage(deps, edit)
+
+    result = invoke(deps, "logout", "--force", stdin=None)
+
+    assert result.exit_code == 0, result.output
+    assert "The damaged offline copy was erased." in result.stdout
+    assert "master password" not in result.output
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("edit", DAMAGE)
+def test_logout_without_force_refuses_a_damaged_copy_before_asking(
+    deps: Dependencies, vault: Vault, edit: str
+) -> None:
+    """Without --force a damaged copy gives its clear error, before any
+    password prompt, and stays as it was."""
+    vault.lock()
+    path = _damage(deps, edit)
+    before = path.read_bytes()
+
+    result = invoke(deps, "logout", stdin=None)
+
+    assert result.exit_code == 6, result.output
+    assert result.stderr.startswith("error: the offline copy at ")
+    assert "logout --force" in result.stderr
+    assert "master password" not in result.output
+    assert path.read_bytes() == before
+
+
+def test_logout_force_on_an_intact_copy_still_checks_the_password(
+    deps: Dependencies, vault: Vault
+) -> None:
+    """--force does not skip the password for a copy that can check it."""
+    vault.lock()
+
+    result = invoke(deps, "logout", "--force", "--password-stdin", stdin="wrong\n")
+
+    assert result.exit_code == 9, result.output
+    assert "master password is not right" in result.stderr
+    assert deps.settings.cache_file.exists()  # type: ignore[union-attr]
+
+
 def test_biometric_on_then_unlock_biometric(
     deps: Dependencies, vault: Vault, keystore: MemoryKeystore
 ) -> None:

@@ -451,17 +451,25 @@ class Device:
 
     # --- unlocking -------------------------------------------------------
 
+    def check_intact(self) -> None:
+        """Raise, before a password is asked for, what unlocking would find
+        wrong without one: NotPaired, CacheErased, or CacheCorrupt when the
+        copy is damaged so that no password could be checked against it."""
+        store = self._open()
+        try:
+            _kdf_params(store)
+            _password_key(store)
+            if store.sealed_blob(device_state.STATE_ROW) is None:
+                raise damaged(store.path, "the device state is missing")
+        finally:
+            store.close()
+
     def unlock(self, master_password: str) -> "Vault":
         """Unlock with the master password; failures count toward erasure."""
         store = self._open()
         try:
             params = _kdf_params(store)
-            wrapped = store.wrapped_key("password")
-            if wrapped is None:
-                raise damaged(store.path, "the master-password key is missing")
-            if len(wrapped) != WRAPPED_KEY_BYTES:
-                # Damage, not a wrong password: it must not count toward erasure.
-                raise damaged(store.path, "the master-password key is malformed")
+            wrapped = _password_key(store)
             try:
                 key = aead.open_sealed(
                     derive_key(master_password, params),
@@ -637,6 +645,18 @@ class Device:
 # Bounds on stored Argon2id parameters: a damaged or edited file must give a
 # clear error, not a crash in libargon2 or a derivation that eats the memory.
 _KDF_LIMITS = {"time_cost": (1, 64), "memory_kib": (8, 4 * 1024 * 1024)}
+
+
+def _password_key(store: CacheStore) -> bytes:
+    """The cache key wrapped under the master password; CacheCorrupt when it
+    is missing or malformed (damage, not a wrong password: it must not count
+    toward erasure)."""
+    wrapped = store.wrapped_key("password")
+    if wrapped is None:
+        raise damaged(store.path, "the master-password key is missing")
+    if len(wrapped) != WRAPPED_KEY_BYTES:
+        raise damaged(store.path, "the master-password key is malformed")
+    return wrapped
 
 
 def _kdf_params(store: CacheStore) -> KdfParams:

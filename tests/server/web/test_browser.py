@@ -981,3 +981,64 @@ def test_long_names_without_spaces_fit_a_phone(
                 + str(page.evaluate(WIDEST))
             )
         context.close()
+
+
+# Evidence values short enough for a line of their own ("36013", a cipher,
+# an address) that the browser nevertheless split over two lines.
+SPLIT_VALUES = """() => Array.from(document.querySelectorAll('.evidence dd'))
+  .filter(dd => !dd.querySelector('ul'))
+  .map(dd => [dd.textContent.trim(), dd.getClientRects().length])
+  .filter(([text, lines]) => text && !/\\s/.test(text) && text.length <= 30
+    && lines > 1)
+  .map(([text]) => text)"""
+# How far below `a` (its bottom) `b` starts (its top), in pixels.
+GAP = """([a, b]) => document.querySelector(b).getBoundingClientRect().top
+  - document.querySelector(a).getBoundingClientRect().bottom"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_diagnostics_and_mobile_settings_read_well_on_a_phone(
+    servers: tuple[RunningServer, RunningServer],
+    browser: object,
+    instance: Instance,
+) -> None:
+    """At 390 px, Mobile diagnostics splits no port, cipher or address in the
+    middle (a name and its value wrap together) and leaves room between the
+    Diagnose button and the report; Mobile App Settings puts the "Clearing
+    revokes..." note under its button, not squeezed beside it."""
+    web, _app_server = servers
+    base = web.url
+    op = cli_operator()
+    with instance.db.session() as session:
+        alice = accounts.create_user(session, op, "alice", password=USER_PASSWORD)
+        accounts.grant_feature(session, op, "mobile", user=alice)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(ignore_https_errors=True, viewport=PHONE)  # type: ignore[attr-defined]
+    user_page = context.new_page()
+    _sign_in(user_page, base, "alice", USER_PASSWORD)
+    user_page.goto(f"{base}/preferences/mobile")
+    user_page.fill("#f-master_password", MASTER)
+    user_page.fill("#f-confirm_master_password", MASTER)
+    user_page.click("text=Save")
+    user_page.wait_for_selector("#pairing-qr svg")
+    user_page.goto(f"{base}/preferences/mobile")
+    user_page.screenshot(
+        path=str(SCREENSHOTS / "phone-mobile-settings-clear.png"), full_page=True
+    )
+    assert (
+        user_page.evaluate(GAP, [".action-note [role=button]", ".action-note small"])
+        >= 0
+    )
+    context.close()
+
+    context = browser.new_context(ignore_https_errors=True, viewport=PHONE)  # type: ignore[attr-defined]
+    page = context.new_page()
+    _sign_in(page, base, "admin", ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/diagnostics?user=alice")
+    page.screenshot(path=str(SCREENSHOTS / "phone-diagnostics.png"), full_page=True)
+    text = page.inner_text("main")
+    assert "TLS" in text and "pin" in text, text
+    assert page.evaluate(SPLIT_VALUES) == []
+    assert page.evaluate(GAP, [".search-form button", "#report-title"]) >= 16
+    assert page.evaluate(OVERFLOW) <= 1, page.evaluate(WIDEST)
+    context.close()

@@ -132,12 +132,19 @@ def read_password(from_stdin: bool, prompt: str = "Master password") -> str:
     return value
 
 
+def unlock_with_password(device: Device, password_stdin: bool) -> Vault:
+    """Unlock with the master password, asked for only once the offline copy
+    is known to be paired and intact: a damaged copy could not check it."""
+    device.check_intact()
+    return device.unlock(read_password(password_stdin))
+
+
 def open_vault(device: Device, password_stdin: bool) -> Vault:
     """Unlock for one command: the session token if set, else the master password."""
     token = device.settings.session
     if token is not None and not password_stdin:
         return device.resume(token.get_secret_value())
-    return device.unlock(read_password(password_stdin))
+    return unlock_with_password(device, password_stdin)
 
 
 def _echo_json(value: Any) -> None:
@@ -198,7 +205,7 @@ def unlock(
     vault = (
         device.unlock_biometric()
         if biometric
-        else device.unlock(read_password(password_stdin))
+        else unlock_with_password(device, password_stdin)
     )
     with vault:
         token = vault.start_session()
@@ -223,7 +230,7 @@ def lock(ctx: typer.Context) -> None:
 @handled
 def biometric_on(ctx: typer.Context, password_stdin: bool = PasswordStdin) -> None:
     """Turn biometric unlock on (needs a secure platform keystore)."""
-    with _device(ctx).unlock(read_password(password_stdin)) as vault:
+    with unlock_with_password(_device(ctx), password_stdin) as vault:
         store = vault.enable_biometric()
     typer.echo(f"Biometric unlock is on (key kept in {store}).")
 
@@ -474,7 +481,8 @@ def logout(
     except CacheCorrupt:
         if not force:
             raise
-        # A damaged copy cannot be unlocked; --force erases it anyway.
+        # A damaged copy cannot be unlocked, nor a password checked against
+        # it (it is found damaged before one is asked for): --force erases it.
         device.erase("you logged out", leave_note=False)
         typer.echo("The damaged offline copy was erased.")
         return

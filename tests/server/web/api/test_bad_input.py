@@ -75,7 +75,7 @@ GARBAGE_BODIES = [
     (b'{"title": "\xff"}', "application/json", 400, "invalid_json"),
     (b"[" * 100_000, "application/json", 400, "invalid_json"),
     (b"[1, 2, 3]", "application/json", 422, "invalid_field"),
-    (b"title=x", "application/x-www-form-urlencoded", 422, "invalid_field"),
+    (b"title=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
     (b"", "application/json", 422, "invalid_field"),
 ]
 
@@ -94,6 +94,70 @@ def test_garbage_bodies_get_json_errors(
         assert response.status_code == status, (content, response.text)
         assert response.headers["content-type"] == "application/json"
         assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "text/plain; charset=utf-8", "application/octet-stream"],
+)
+def test_json_sent_under_another_content_type_names_the_header(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    list_id: str,
+    database_url: str,
+    content_type: str,
+) -> None:
+    """A valid JSON body declared as something else gets 415 telling the
+    caller to send Content-Type: application/json, not a riddle about a
+    dictionary; nothing is written."""
+    before = row_counts(database_url)["records"]
+
+    response = client.post(
+        f"{API}/lists/{list_id}/records",
+        content=b'{"title": "Mail"}',
+        headers={**admin_headers, "Content-Type": content_type},
+    )
+
+    assert response.status_code == 415, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["hint"]
+    assert "dictionary" not in response.text
+    assert row_counts(database_url)["records"] == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/x+json"],
+)
+def test_json_content_types_are_accepted(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    list_id: str,
+    content_type: str,
+) -> None:
+    """Every Content-Type that declares JSON still creates the record."""
+    response = client.post(
+        f"{API}/lists/{list_id}/records",
+        content=b'{"title": "Mail"}',
+        headers={**admin_headers, "Content-Type": content_type},
+    )
+
+    assert response.status_code == 201, response.text
+
+
+def test_wrong_content_type_without_a_key_answers_401(
+    client: TestClient, list_id: str
+) -> None:
+    """The key is still judged before the Content-Type."""
+    response = client.post(
+        f"{API}/lists/{list_id}/records",
+        content=b'{"title": "Mail"}',
+        headers={"Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
 
 
 @pytest.mark.parametrize(

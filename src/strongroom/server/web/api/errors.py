@@ -6,6 +6,7 @@ validation, Strongroom's error family, HTTP errors and database surprises all
 become this one JSON shape with the right status, and never a stack trace.
 """
 
+import email.message
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -93,8 +94,34 @@ def _field_of(loc: Sequence[Any]) -> str:
     return ".".join(parts)
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
+def _sent_as_json(request: Request) -> bool:
+    """Tell whether the body was declared JSON, as FastAPI decides it: no
+    Content-Type, `application/json` or any `application/*+json`."""
+    declared = request.headers.get("content-type")
+    if not declared:
+        return True
+    message = email.message.Message()
+    message["content-type"] = declared
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def _validation_response(exc: RequestValidationError, request: Request) -> JSONResponse:
     problems = list(exc.errors())
+    if not _sent_as_json(request) and any(
+        tuple(p.get("loc", ()))[:1] == ("body",) for p in problems
+    ):
+        # FastAPI hands a body of another declared type to the model as raw
+        # bytes ("Input should be a valid dictionary"), which tells the
+        # caller nothing about the real mistake: the Content-Type.
+        return _response(
+            415,
+            "unsupported_media_type",
+            "the request body must be sent as JSON",
+            hint="send the body with Content-Type: application/json",
+        )
     if any(p.get("type") == "json_invalid" for p in problems):
         return _response(
             400,
@@ -195,7 +222,7 @@ def _audit_denial(request: Request, exc: PermissionDenied) -> None:
 
 async def _handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
-        return _validation_response(exc)
+        return _validation_response(exc, request)
     if isinstance(exc, PermissionDenied):
         try:
             await run_in_threadpool(_audit_denial, request, exc)
