@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import passwords, sealed_box
@@ -40,6 +41,7 @@ from strongroom.server.core.instance import Instance, operator
 from strongroom.server.core.keys import FieldCipher
 from strongroom.server.mobile import service as mobile
 from strongroom.server.settings import service as settings_service
+from strongroom.server.settings.models import SystemSetting
 from strongroom.server.vault import service as vault
 
 # Seconds per network step in tests. Loopback answers in microseconds, but an
@@ -193,9 +195,18 @@ def expired_pair(host: str = "127.0.0.1") -> CertificatePair:
 
 
 def set_url(instance: Instance, url: str, *, pin: str | None = None) -> None:
-    """Store the App Server URL (and a pin) as an admin would."""
+    """Store the App Server URL (and a pin) as an admin would.
+
+    An empty `url` removes the stored one, as on an instance where none was
+    ever set (a set URL cannot be made blank through the service).
+    """
     with instance.db.session() as session:
-        settings_service.set_value(session, operator(), "app_server_url", url)
+        if url:
+            settings_service.set_value(session, operator(), "app_server_url", url)
+        else:
+            session.execute(
+                delete(SystemSetting).where(SystemSetting.key == "app_server_url")
+            )
         if pin is not None:
             settings_service.store_pin(session, operator(), pin)
 
